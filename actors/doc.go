@@ -1,0 +1,2 @@
+// Package actors wires the training dataflow as protoactor-go actors.
+package actors

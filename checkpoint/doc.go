@@ -1,0 +1,2 @@
+// Package checkpoint reads and writes PyTorch-compatible .pth files (zip + pickle) in pure Go.
+package checkpoint

@@ -1,0 +1,2 @@
+// Package cluster holds k-means, PIC, Sinkhorn-Knopp, uniform sampling and re-weighting.
+package cluster

@@ -1,0 +1,2 @@
+// Package memory holds memory banks and queues (NPID, ODC, SwAV).
+package memory

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Options configures Prepare.
+type Options struct {
+	GotchVersion string
+	OutDir       string
+	Libtorch     string
+	Flavour      string
+	CXX          string
+	Force        bool
+}
+
+// Torch describes an installed libtorch.
+type Torch struct {
+	Version  string   // e.g. "1.13.0", from torch/version.h
+	LibDir   string   // holds libtorch.so
+	Includes []string // -I folders
+	CUDA     bool
+	CXX11ABI bool
+}
+
+const generatedFile = "torch_api_generated.cpp.h"
+
+// stamp is written into a prepared copy so a later run can reuse it.
+type stamp struct {
+	Key      string   `json:"key"`
+	Adapted  []string `json:"adapted"`
+	Total    int      `json:"total"`
+	Version  string   `json:"libtorch_version"`
+	Flavour  string   `json:"flavour"`
+	LibDir   string   `json:"libdir"`
+	CXX11ABI bool     `json:"cxx11_abi"`
+}
+
+// Prepare makes (or reuses) the adapted gotch copy and points <out>/gotch at it.
+func Prepare(o Options, log io.Writer) error {
+	t, err := FindTorch(o.Libtorch, o.Flavour)
+	if err != nil {
+		return err
+	}
+	flavour := "cpu"
+	if t.CUDA {
+		flavour = "cuda"
+	}
+	h := sha256.Sum256([]byte(t.LibDir + "|" + strings.Join(t.Includes, "|")))
+	key := fmt.Sprintf("gotch-%s-libtorch%s-%s-%s", o.GotchVersion, t.Version, flavour, hex.EncodeToString(h[:4]))
+	dst := filepath.Join(o.OutDir, key)
+	link := filepath.Join(o.OutDir, "gotch")
+
+	if !o.Force {
+		if st, err := readStamp(dst); err == nil && st.Key == key {
+			if err := relink(link, key); err != nil {
+				return err
+			}
+			fmt.Fprintf(log, "gotchprep: cached %s: adapted %d of %d bindings for libtorch %s (%s)\n", dst, len(st.Adapted), st.Total, t.Version, flavour)
+			return nil
+		}
+	}
+
+	src, err := moduleDir(o.GotchVersion)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := copyTree(src, tmp); err != nil {
+		return fmt.Errorf("copy gotch %s: %w", src, err)
+	}
+	libtch := filepath.Join(tmp, "libtch")
+	if err := os.WriteFile(filepath.Join(libtch, "lib.go"), []byte(CgoFlags(t)), 0o644); err != nil {
+		return err
+	}
+
+	genPath := filepath.Join(libtch, generatedFile)
+	raw, err := os.ReadFile(genPath)
+	if err != nil {
+		return err
+	}
+	srcText := string(raw)
+	bindings, err := ParseBindings(srcText)
+	if err != nil {
+		return fmt.Errorf("%s: %w", genPath, err)
+	}
+	var adapted []string
+	// A failing binding can hide errors in later ones (g++ recovers
+	// imperfectly), so compile again until the file is clean.
+	for pass := 0; ; pass++ {
+		out, ok := syntaxCheck(o.CXX, t, libtch)
+		if ok {
+			break
+		}
+		names, stray := FailingBindings(bindings, ParseErrors(out, generatedFile))
+		if len(stray) > 0 || pass >= 4 || len(names) == 0 {
+			return fmt.Errorf("torch_api.cpp does not compile against libtorch %s in %s, and not only in generated bindings:\n%s", t.Version, t.LibDir, firstLines(out, 30))
+		}
+		srcText, err = Replace(srcText, bindings, names, t.Version)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(genPath, []byte(srcText), 0o644); err != nil {
+			return err
+		}
+		if bindings, err = ParseBindings(srcText); err != nil {
+			return err
+		}
+		adapted = append(adapted, names...)
+	}
+	st := stamp{Key: key, Adapted: adapted, Total: len(bindings), Version: t.Version, Flavour: flavour, LibDir: t.LibDir, CXX11ABI: t.CXX11ABI}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, ".gotchprep.json"), b, 0o644); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(dst)
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if err := relink(link, key); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "gotchprep: adapted %d of %d bindings for libtorch %s (%s) in %s\n", len(adapted), len(bindings), t.Version, flavour, dst)
+	return nil
+}
+
+func readStamp(dir string) (stamp, error) {
+	var st stamp
+	b, err := os.ReadFile(filepath.Join(dir, ".gotchprep.json"))
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+func relink(link, target string) error {
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	tmp := link + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+// CgoFlags renders libtch/lib.go for t.
+func CgoFlags(t Torch) string {
+	abi := "0"
+	if t.CXX11ABI {
+		abi = "1"
+	}
+	var inc []string
+	for _, d := range t.Includes {
+		inc = append(inc, "-I"+d)
+	}
+	libs := "-lstdc++ -ltorch -ltorch_cpu -lc10"
+	if t.CUDA {
+		// libtorch_cuda is only reached through static registration, so
+		// --as-needed would drop it and CUDA would silently be missing.
+		libs = "-Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed " + libs
+	}
+	return fmt.Sprintf(`// Code generated by flowssl tools/gotchprep for libtorch %s; DO NOT EDIT.
+
+package libtch
+
+// #cgo CFLAGS: -I${SRCDIR} -O2 -w -D_GLIBCXX_USE_CXX11_ABI=%s
+// #cgo CXXFLAGS: -std=c++17 -I${SRCDIR} -O2 -w -D_GLIBCXX_USE_CXX11_ABI=%s %s
+// #cgo LDFLAGS: -L%s -Wl,-rpath,%s %s
+import "C"
+`, t.Version, abi, abi, strings.Join(inc, " "), t.LibDir, t.LibDir, libs)
+}
+
+func syntaxCheck(cxx string, t Torch, libtch string) (string, bool) {
+	abi := "0"
+	if t.CXX11ABI {
+		abi = "1"
+	}
+	args := []string{"-std=c++17", "-fsyntax-only", "-fmax-errors=0", "-w", "-D_GLIBCXX_USE_CXX11_ABI=" + abi, "-I" + libtch}
+	for _, d := range t.Includes {
+		args = append(args, "-I"+d)
+	}
+	args = append(args, filepath.Join(libtch, "torch_api.cpp"))
+	cmd := exec.Command(cxx, args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// FindTorch locates libtorch: under root (a libtorch or PyTorch torch/
+// folder with lib/ and include/) or, when root is empty, the system's.
+func FindTorch(root, flavour string) (Torch, error) {
+	var t Torch
+	var inc string
+	if root != "" {
+		t.LibDir = filepath.Join(root, "lib")
+		inc = filepath.Join(root, "include")
+	} else {
+		inc = "/usr/include"
+		for _, d := range []string{"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"} {
+			if _, err := os.Stat(filepath.Join(d, "libtorch.so")); err == nil {
+				t.LibDir = d
+				break
+			}
+		}
+		if t.LibDir == "" {
+			return t, errors.New("libtorch not found: install Debian's libtorch-dev (make setup) or set LIBTORCH to a libtorch or PyTorch torch/ folder")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(t.LibDir, "libtorch.so")); err != nil {
+		return t, fmt.Errorf("libtorch not found in %s: %w", t.LibDir, err)
+	}
+	api := filepath.Join(inc, "torch", "csrc", "api", "include")
+	t.Includes = []string{inc, api}
+	v, err := torchVersion(filepath.Join(api, "torch", "version.h"))
+	if err != nil {
+		return t, err
+	}
+	t.Version = v
+	_, cudaErr := os.Stat(filepath.Join(t.LibDir, "libtorch_cuda.so"))
+	switch flavour {
+	case "cpu":
+	case "cuda":
+		if cudaErr != nil {
+			return t, fmt.Errorf("flavour cuda: %s has no libtorch_cuda.so", t.LibDir)
+		}
+		t.CUDA = true
+	case "auto", "":
+		t.CUDA = cudaErr == nil
+	default:
+		return t, fmt.Errorf("flavour %q: want cpu, cuda or auto", flavour)
+	}
+	abi, err := usesCXX11ABI(filepath.Join(t.LibDir, "libc10.so"))
+	if err != nil {
+		return t, err
+	}
+	t.CXX11ABI = abi
+	return t, nil
+}
+
+var versionRE = regexp.MustCompile(`#define TORCH_VERSION_(MAJOR|MINOR|PATCH) (\d+)`)
+
+func torchVersion(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("libtorch headers: %w", err)
+	}
+	parts := map[string]string{}
+	for _, m := range versionRE.FindAllStringSubmatch(string(b), -1) {
+		parts[m[1]] = m[2]
+	}
+	if len(parts) != 3 {
+		return "", fmt.Errorf("%s: no TORCH_VERSION_MAJOR/MINOR/PATCH", path)
+	}
+	return parts["MAJOR"] + "." + parts["MINOR"] + "." + parts["PATCH"], nil
+}
+
+// usesCXX11ABI tells from libc10's exported symbols whether libtorch was
+// built with the new libstdc++ ABI: Debian's is, older pip wheels are not,
+// and a mismatch only shows up as undefined std::string symbols at link time.
+func usesCXX11ABI(lib string) (bool, error) {
+	f, err := elf.Open(lib)
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", lib, err)
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", lib, err)
+	}
+	for _, s := range syms {
+		if strings.Contains(s.Name, "__cxx11") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func moduleDir(version string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", "github.com/sugarme/gotch@"+version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GO111MODULE=on")
+	out, err := cmd.Output()
+	var info struct{ Dir, Error string }
+	_ = json.Unmarshal(out, &info)
+	if err != nil || info.Dir == "" {
+		return "", fmt.Errorf("go mod download github.com/sugarme/gotch@%s: %v %s", version, err, info.Error)
+	}
+	return info.Dir, nil
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() && (rel == "example" || rel == ".git") {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "...")
+	}
+	return strings.Join(lines, "\n")
+}
