@@ -31,6 +31,9 @@ type Options struct {
 	MaxEpochs             int // EpochBasedRunner; 0 with MaxIters > 0
 	MaxIters              int // IterBasedRunner
 
+	// Checkpoint configures the Checkpointer; nil writes no checkpoints.
+	Checkpoint *CheckpointConfig
+
 	Metrics *Metrics     // nil: a private registry
 	Logger  *slog.Logger // protoactor's own log lines; nil: discarded
 	// OnSkip is called (from a worker) for each sample skipped as a bad image.
@@ -118,7 +121,14 @@ func Run(ctx context.Context, o Options) error {
 		w := &worker{loader: loaderPID, batcher: batcherPID, aug: aug, skipBad: o.SkipBad}
 		workers = append(workers, root.Spawn(props(as, func() actor.Actor { return w })))
 	}
-	tr := &trainer{batcher: batcherPID, loader: loaderPID, step: o.Stepper, maxIters: o.MaxIters, maxEpoch: o.MaxEpochs, stage: ts, done: finish}
+	var ckptPID *actor.PID
+	var cp *checkpointer
+	if o.Checkpoint != nil {
+		cs := o.Metrics.Stage("checkpointer", 1)
+		cp = &checkpointer{cfg: *o.Checkpoint, fail: finish}
+		ckptPID = root.Spawn(props(cs, func() actor.Actor { return cp }))
+	}
+	tr := &trainer{batcher: batcherPID, loader: loaderPID, step: o.Stepper, maxIters: o.MaxIters, maxEpoch: o.MaxEpochs, stage: ts, done: finish, ckpt: ckptPID}
 	trainerPID := root.Spawn(props(ts, func() actor.Actor { return tr }))
 
 	var err error
@@ -132,6 +142,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	for _, p := range append(workers, trainerPID, batcherPID, loaderPID) {
 		root.Stop(p)
+	}
+	if ckptPID != nil {
+		// Poison is queued behind pending saves: wait for them to land.
+		_ = root.PoisonFuture(ckptPID).Wait()
+		if cp.err != nil && err == nil {
+			err = cp.err
+		}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,6 +25,7 @@ type trainer struct {
 	maxEpoch int
 	stage    *Stage
 	done     func(error)
+	ckpt     *actor.PID // nil: checkpoints are not written
 
 	idleSince time.Time
 	finished  bool
@@ -43,6 +45,7 @@ func (t *trainer) Receive(ctx actor.Context) {
 			t.finish(ctx, err)
 			return
 		}
+		t.save(ctx, fmt.Sprintf("iter_%d.pth", m.GlobalIter+1))
 		last := (t.maxIters > 0 && m.GlobalIter+1 >= t.maxIters) ||
 			(t.maxIters == 0 && m.LastInEpoch && m.Epoch+1 >= t.maxEpoch)
 		if m.LastInEpoch {
@@ -50,6 +53,7 @@ func (t *trainer) Receive(ctx actor.Context) {
 				t.finish(ctx, err)
 				return
 			}
+			t.save(ctx, fmt.Sprintf("epoch_%d.pth", m.Epoch+1))
 		}
 		if last {
 			t.finish(ctx, nil)
@@ -57,6 +61,17 @@ func (t *trainer) Receive(ctx actor.Context) {
 		}
 		t.idleSince = time.Now()
 		ctx.Request(t.batcher, &Credit{N: 1})
+	}
+}
+
+// save hands a checkpoint the stepper prepared to the Checkpointer.
+func (t *trainer) save(ctx actor.Context, name string) {
+	s, ok := t.step.(Snapshotter)
+	if !ok {
+		return
+	}
+	if ck := s.TakeSnapshot(); ck != nil && t.ckpt != nil {
+		ctx.Send(t.ckpt, &Save{Name: name, Ckpt: ck})
 	}
 }
 

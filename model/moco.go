@@ -1,0 +1,326 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+)
+
+// MoCo is "Momentum Contrast for Unsupervised Visual Representation
+// Learning" (He et al., 2020) and its v2 (Chen et al., 2020), as MMSelfSup
+// 0.9.0's mmselfsup/models/algorithms/moco.py (algorithms.md §§1-2): a query
+// encoder, a key encoder updated by EMA (m = 0.999) before the keys are
+// computed, a queue of queue_len normalised keys, and InfoNCE over
+// [⟨q,k⟩, q·queue].
+//
+// Deviations, on purpose:
+//   - The key encoder starts as a copy of the initialised query encoder, as
+//     in the paper. MMSelfSup copies before init_weights, so its two
+//     encoders start different (algorithms.md §0.5).
+//   - Batch-shuffle BN needs several processes; on one process MMSelfSup's
+//     shuffle is a no-op. flowssl emulates it: keys are computed on a random
+//     permutation of the batch split into shuffle_bn_groups sub-batches
+//     (default 2 when the batch divides), so the key encoder's BN statistics
+//     come from a different set of samples than the query's, then the keys
+//     are put back in order. shuffle_bn_groups: 1 is MMSelfSup on one GPU.
+type MoCo struct {
+	q, k      encoder
+	head      *ContrastiveHead
+	queue     *ts.Tensor // feat_dim × queue_len, owned by the VarStore
+	queuePtr  *ts.Tensor // int64 [1]
+	pairs     [][2]*ts.Tensor
+	queueLen  int
+	featDim   int
+	momentum  float64
+	bnGroups  int
+	bnDefault bool
+}
+
+func init() { RegisterAlgorithm("MoCo", buildMoCo) }
+
+func buildMoCo(vs *nn.VarStore, cfg map[string]any) (Algorithm, error) {
+	if err := checkKeys(cfg, "backbone", "neck", "head", "queue_len", "feat_dim", "momentum", "shuffle_bn_groups", "pretrained"); err != nil {
+		return nil, err
+	}
+	m := &MoCo{}
+	var err error
+	if m.queueLen, err = intKey(cfg, "queue_len", 65536); err != nil {
+		return nil, err
+	}
+	if m.featDim, err = intKey(cfg, "feat_dim", 128); err != nil {
+		return nil, err
+	}
+	if m.momentum, err = floatKey(cfg, "momentum", 0.999); err != nil {
+		return nil, err
+	}
+	if _, ok := cfg["shuffle_bn_groups"]; !ok {
+		m.bnDefault = true
+	}
+	if m.bnGroups, err = intKey(cfg, "shuffle_bn_groups", 2); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.queueLen <= 0 || m.featDim <= 0:
+		return nil, fmt.Errorf("model: queue_len %d and feat_dim %d must be positive", m.queueLen, m.featDim)
+	case m.momentum < 0 || m.momentum > 1:
+		return nil, fmt.Errorf("model.momentum: %g outside [0, 1]", m.momentum)
+	case m.bnGroups < 1:
+		return nil, fmt.Errorf("model.shuffle_bn_groups: %d must be ≥ 1", m.bnGroups)
+	}
+	root := vs.Root()
+	var head Head
+	if m.q, head, err = buildEncoderAndHead(root, cfg, "encoder_q.0", "encoder_q.1"); err != nil {
+		return nil, err
+	}
+	var ok bool
+	if m.head, ok = head.(*ContrastiveHead); !ok {
+		return nil, fmt.Errorf("model.head: MoCo needs a ContrastiveHead, got %s", head.HeadType())
+	}
+	bc, _ := subConfig(cfg, "backbone", true)
+	nc, _ := subConfig(cfg, "neck", true)
+	if m.k.backbone, err = BuildBackbone(subPath(root, "encoder_k.0"), bc); err != nil {
+		return nil, err
+	}
+	if m.k.neck, err = BuildNeck(subPath(root, "encoder_k.1"), nc); err != nil {
+		return nil, err
+	}
+	for alias, target := range map[string]string{"backbone": "encoder_q.0", "neck": "encoder_q.1"} {
+		if err := AliasPrefix(vs, alias, target); err != nil {
+			return nil, err
+		}
+	}
+	q0, err := ts.Randn([]int64{int64(m.featDim), int64(m.queueLen)}, gotch.Float, vs.Device())
+	if err != nil {
+		return nil, err
+	}
+	s := NewScope()
+	defer s.Close()
+	s.Track(q0)
+	qn, err := l2normalize(s, q0, 0, 1e-12, true) // F.normalize(queue, dim=0)
+	if err != nil {
+		return nil, err
+	}
+	if m.queue, err = AddBuffer(root, "queue", qn); err != nil {
+		return nil, err
+	}
+	p0, err := s.TrackErr(ts.Zeros([]int64{1}, gotch.Int64, vs.Device()))
+	if err != nil {
+		return nil, err
+	}
+	if m.queuePtr, err = AddBuffer(root, "queue_ptr", p0); err != nil {
+		return nil, err
+	}
+	if err := m.initKeyEncoder(vs); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// initKeyEncoder copies every encoder_q variable into its encoder_k twin
+// and freezes the key encoder's parameters.
+func (m *MoCo) initKeyEncoder(vs *nn.VarStore) error {
+	vars := vs.Variables()
+	var names []string
+	for name := range vars {
+		if strings.HasPrefix(name, "encoder_q.") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return WithoutGrad(func() error {
+		for _, name := range names {
+			qv := vars[name]
+			kname := "encoder_k." + strings.TrimPrefix(name, "encoder_q.")
+			kv, ok := vars[kname]
+			if !ok {
+				return fmt.Errorf("MoCo: key encoder lacks %s", kname)
+			}
+			kv.Copy_(&qv)
+			if err := ts.TorchErr(); err != nil {
+				return fmt.Errorf("MoCo: copy %s: %w", name, err)
+			}
+			q, k := qv, kv
+			if req, _ := q.RequiresGrad(); req {
+				freezeTensors(&k)
+				m.pairs = append(m.pairs, [2]*ts.Tensor{&q, &k})
+			}
+		}
+		return nil
+	})
+}
+
+// Type names the algorithm.
+func (m *MoCo) Type() string { return "MoCo" }
+
+// Features is the pooled output of the query backbone.
+func (m *MoCo) Features(x *ts.Tensor) (*ts.Tensor, error) { return pooledFeatures(m.q.backbone, x) }
+
+// Notes reports the shuffle-BN emulation once.
+func (m *MoCo) Notes() []string {
+	return []string{fmt.Sprintf("MoCo: batch-shuffle BN emulated on one process with %d sub-batches (shuffle_bn_groups; 1 = MMSelfSup on one GPU)", m.bnGroups)}
+}
+
+// momentumUpdate is θ_k ← m·θ_k + (1−m)·θ_q over parameters.
+func (m *MoCo) momentumUpdate() error {
+	a, b := ts.FloatScalar(1-m.momentum), ts.FloatScalar(m.momentum)
+	defer a.MustDrop()
+	defer b.MustDrop()
+	return WithoutGrad(func() error {
+		for _, p := range m.pairs {
+			q, k := p[0], p[1]
+			upd, err := q.MulScalar(a, false)
+			if err != nil {
+				return err
+			}
+			if err := k.MulScalar_(b); err != nil {
+				upd.MustDrop()
+				return err
+			}
+			err = k.Add_(upd)
+			upd.MustDrop()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TrainStep computes the InfoNCE loss for views [query, key] and enqueues
+// the keys.
+func (m *MoCo) TrainStep(in *StepInput) (*Losses, error) {
+	if len(in.Views) != 2 {
+		return nil, fmt.Errorf("MoCo: %d views, want 2", len(in.Views))
+	}
+	s := NewScope()
+	defer s.Close()
+	dims, err := in.Views[0].Size()
+	if err != nil {
+		return nil, err
+	}
+	n := int(dims[0])
+	if m.queueLen%n != 0 {
+		return nil, fmt.Errorf("MoCo: queue_len %d is not a multiple of the batch size %d", m.queueLen, n)
+	}
+	q, err := m.q.forward(s, in.Views[0], true)
+	if err != nil {
+		return nil, err
+	}
+	if q, err = l2normalize(s, q, 1, 1e-12, true); err != nil {
+		return nil, err
+	}
+	if err := m.momentumUpdate(); err != nil {
+		return nil, fmt.Errorf("MoCo momentum update: %w", err)
+	}
+	var k *ts.Tensor
+	err = WithoutGrad(func() error {
+		var err error
+		k, err = m.keys(s, in.Views[1], n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	pos, err := s.TrackErr(q.Mul(k, false))
+	if err != nil {
+		return nil, err
+	}
+	if pos, err = s.TrackErr(pos.SumDimIntlist([]int64{1}, true, gotch.Float, false)); err != nil { // N×1
+		return nil, err
+	}
+	qd, err := s.TrackErr(m.queue.Detach(false))
+	if err != nil {
+		return nil, err
+	}
+	neg, err := s.TrackErr(q.Mm(qd, false)) // N×queue_len
+	if err != nil {
+		return nil, err
+	}
+	losses, err := m.head.Loss(pos, neg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.enqueue(s, k, n); err != nil {
+		losses.Drop()
+		return nil, err
+	}
+	return losses, nil
+}
+
+// keys encodes the key view with shuffle-BN emulation (no grad).
+func (m *MoCo) keys(s *Scope, x *ts.Tensor, n int) (*ts.Tensor, error) {
+	groups := m.bnGroups
+	if m.bnDefault && n%groups != 0 {
+		groups = 1
+	}
+	if n%groups != 0 {
+		return nil, fmt.Errorf("MoCo: batch %d does not split into shuffle_bn_groups=%d", n, groups)
+	}
+	if groups == 1 {
+		k, err := m.k.forward(s, x, true)
+		if err != nil {
+			return nil, err
+		}
+		return l2normalize(s, k, 1, 1e-12, true)
+	}
+	perm, err := s.TrackErr(ts.Randperm(int64(n), gotch.Int64, x.MustDevice()))
+	if err != nil {
+		return nil, err
+	}
+	xs, err := s.TrackErr(x.IndexSelect(0, perm, false))
+	if err != nil {
+		return nil, err
+	}
+	per := int64(n / groups)
+	parts := make([]ts.Tensor, 0, groups)
+	for g := 0; g < groups; g++ {
+		sub, err := s.TrackErr(xs.Narrow(0, int64(g)*per, per, false))
+		if err != nil {
+			return nil, err
+		}
+		k, err := m.k.forward(s, sub, true)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, *k)
+	}
+	kcat, err := s.TrackErr(ts.Cat(parts, 0))
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.TrackErr(perm.Argsort(0, false, false))
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.TrackErr(kcat.IndexSelect(0, inv, false))
+	if err != nil {
+		return nil, err
+	}
+	return l2normalize(s, k, 1, 1e-12, true)
+}
+
+// enqueue writes kᵀ into the queue at queue_ptr and advances it.
+func (m *MoCo) enqueue(s *Scope, k *ts.Tensor, n int) error {
+	ptr := int(m.queuePtr.Int64Values()[0])
+	return WithoutGrad(func() error {
+		kt, err := s.TrackErr(k.Transpose(0, 1, false))
+		if err != nil {
+			return err
+		}
+		slot, err := s.TrackErr(m.queue.Narrow(1, int64(ptr), int64(n), false))
+		if err != nil {
+			return err
+		}
+		slot.Copy_(kt)
+		if err := ts.TorchErr(); err != nil {
+			return fmt.Errorf("MoCo enqueue: %w", err)
+		}
+		next := ts.IntScalar(int64((ptr + n) % m.queueLen))
+		defer next.MustDrop()
+		return m.queuePtr.Fill_(next)
+	})
+}
