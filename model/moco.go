@@ -232,10 +232,13 @@ func (m *MoCo) TrainStep(in *StepInput) (*Losses, error) {
 	if pos, err = s.TrackErr(pos.SumDimIntlist([]int64{1}, true, gotch.Float, false)); err != nil { // N×1
 		return nil, err
 	}
-	qd, err := s.TrackErr(m.queue.Detach(false))
+	// A copy, as MMSelfSup's queue.clone().detach(): the enqueue below
+	// writes the queue in place before backward needs these values.
+	qd, err := s.TrackErr(m.queue.ZerosLike(false))
 	if err != nil {
 		return nil, err
 	}
+	qd.Copy_(m.queue)
 	neg, err := s.TrackErr(q.Mm(qd, false)) // N×queue_len
 	if err != nil {
 		return nil, err

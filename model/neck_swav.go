@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -116,9 +115,6 @@ func (n *SwAVNeck) Forward(xs []*ts.Tensor, train bool) ([]*ts.Tensor, error) {
 	}
 	if n.cfg.WithL2Norm {
 		h = dropAfter(h, l2Normalize(h))
-	}
-	if h.DType() != gotch.Float {
-		return nil, fmt.Errorf("SwAVNeck: features are %v, want float32", h.DType())
 	}
 	return []*ts.Tensor{h}, nil
 }

@@ -168,7 +168,7 @@ func NeckTypes() []string { return neckRegistry.names() }
 // HeadTypes lists the registered head names.
 func HeadTypes() []string { return headRegistry.names() }
 
-// buildFrom decodes cfg into a fresh config (defaults filled by newCfg),
+// buildFrom decodes cfg into c (which holds the defaults),
 // validates it and calls build: the shape shared by every registered type.
 func buildFrom[C interface{ Validate() error }, M any](p *nn.Path, role string, cfg map[string]any, c C, build func(C) (M, error)) (M, error) {
 	var zero M
