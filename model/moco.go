@@ -164,25 +164,38 @@ func (m *MoCo) Notes() []string {
 	return []string{fmt.Sprintf("MoCo: batch-shuffle BN emulated on one process with %d sub-batches (shuffle_bn_groups; 1 = MMSelfSup on one GPU)", m.bnGroups)}
 }
 
-// momentumUpdate is θ_k ← m·θ_k + (1−m)·θ_q over parameters.
+// momentumUpdate is θ_k ← m·θ_k + (1−m)·θ_q over parameters. The new
+// value is computed into a temporary and copied in with copy_, which keeps
+// the VarStore's handle (gotch's generated in-place ops replace it).
 func (m *MoCo) momentumUpdate() error {
-	a, b := ts.FloatScalar(1-m.momentum), ts.FloatScalar(m.momentum)
+	return emaUpdate(m.pairs, m.momentum)
+}
+
+// emaUpdate sets every target (pair[1]) to m·target + (1−m)·online (pair[0]).
+func emaUpdate(pairs [][2]*ts.Tensor, m float64) error {
+	a, b := ts.FloatScalar(1-m), ts.FloatScalar(m)
 	defer a.MustDrop()
 	defer b.MustDrop()
 	return WithoutGrad(func() error {
-		for _, p := range m.pairs {
+		for _, p := range pairs {
 			q, k := p[0], p[1]
 			upd, err := q.MulScalar(a, false)
 			if err != nil {
 				return err
 			}
-			if err := k.MulScalar_(b); err != nil {
+			old, err := k.MulScalar(b, false)
+			if err != nil {
 				upd.MustDrop()
 				return err
 			}
-			err = k.Add_(upd)
+			sum, err := old.Add(upd, true)
 			upd.MustDrop()
 			if err != nil {
+				return err
+			}
+			k.Copy_(sum)
+			sum.MustDrop()
+			if err := ts.TorchErr(); err != nil {
 				return err
 			}
 		}
@@ -322,8 +335,12 @@ func (m *MoCo) enqueue(s *Scope, k *ts.Tensor, n int) error {
 		if err := ts.TorchErr(); err != nil {
 			return fmt.Errorf("MoCo enqueue: %w", err)
 		}
-		next := ts.IntScalar(int64((ptr + n) % m.queueLen))
-		defer next.MustDrop()
-		return m.queuePtr.Fill_(next)
+		next, err := ts.OfSlice([]int64{int64((ptr + n) % m.queueLen)})
+		if err != nil {
+			return err
+		}
+		m.queuePtr.Copy_(next) // copy_, not fill_: keeps the VarStore's handle
+		next.MustDrop()
+		return nil
 	})
 }
