@@ -23,7 +23,7 @@ type StepInput struct {
 // Algorithm is one self-supervised method: its networks live in the
 // VarStore it was built in, and TrainStep returns its named losses for one
 // batch (MMSelfSup's forward_train). Hooks that act between steps are
-// optional interfaces (MomentumUpdater).
+// optional interfaces (MomentumTarget).
 type Algorithm interface {
 	Type() string
 	TrainStep(in *StepInput) (*Losses, error)
