@@ -207,6 +207,7 @@ func TestOptimizerParityTorch(t *testing.T) {
 
 	for _, pc := range parityCases {
 		t.Run(pc.name, func(t *testing.T) {
+			lockThread(t) // subtests run on their own goroutines
 			r := results[pc.name]
 			out := filepath.Join(dir, "out", pc.name)
 			for i, s := range specs {

@@ -61,6 +61,7 @@ func TestStateRoundTrip(t *testing.T) {
 				name += "/pickle-shaped"
 			}
 			t.Run(name, func(t *testing.T) {
+				lockThread(t) // subtests run on their own goroutines
 				psA := makeParams(t, specs)
 				defer dropParams(psA)
 				a, err := BuildOptimizer(psA, pc.cfg)

@@ -45,6 +45,10 @@ func onPinned(t testing.TB, f func() error) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// An earlier test may have left this OS thread with grad mode off.
+	if _, err := SetGradMode(true); err != nil {
+		t.Fatal(err)
+	}
 	if err := f(); err != nil {
 		t.Fatal(err)
 	}

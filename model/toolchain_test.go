@@ -16,6 +16,9 @@ import (
 func TestToolchainConvBNStep(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// gotch's Optimizer.Step restores a garbage grad mode (ts.NoGrad);
+	// leave the thread as we found it for the next test.
+	defer SetGradMode(true)
 	ManualSeed(0)
 	vs := nn.NewVarStore(gotch.CPU)
 	root := vs.Root()
