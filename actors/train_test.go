@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -48,8 +49,10 @@ func cropFlip(seed uint64) AugmentFunc {
 func testConfig(t *testing.T, algo string, epochs int, extra ...string) *configs.Config {
 	t.Helper()
 	name := map[string]string{
-		"simclr": "selfsup/simclr/simclr_resnet18_shapes-64px_cpu.yaml",
-		"mocov2": "selfsup/mocov2/mocov2_resnet18_shapes-64px_cpu.yaml",
+		"simclr":  "selfsup/simclr/simclr_resnet18_shapes-64px_cpu.yaml",
+		"mocov2":  "selfsup/mocov2/mocov2_resnet18_shapes-64px_cpu.yaml",
+		"byol":    "selfsup/byol/byol_resnet18_shapes-64px_cpu.yaml",
+		"simsiam": "selfsup/simsiam/simsiam_resnet18_shapes-64px_cpu.yaml",
 	}[algo]
 	opts := append([]string{
 		"data.train.data_source.num_samples=48", "data.samples_per_gpu=16", "data.drop_last=True",
@@ -181,5 +184,41 @@ func TestTrainErrors(t *testing.T) {
 		Views: func(map[string]any, uint64) (Augmenter, error) { return cropFlip(1), nil }})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent.pth") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// BYOL through the runner: the BYOLHook drives the target's momentum on
+// the cosine schedule and SimSiam's hook pins the predictor LR.
+func TestTrainHooksBYOLAndSimSiam(t *testing.T) {
+	cfg := testConfig(t, "byol", 1)
+	res := trainOnce(t, cfg, t.TempDir(), 2, "")
+	// 3 iterations, last iter k=2 of K=3: m = 1 - (1-0.99)(cos(2π/3)+1)/2.
+	want := 1 - 0.01*(math.Cos(math.Pi*2/3)+1)/2
+	if got := res.Losses["momentum"]; math.Abs(got-want) > 1e-12 {
+		t.Fatalf("momentum at the last iteration %v, want %v", got, want)
+	}
+	cfg = testConfig(t, "simsiam", 1)
+	dir := t.TempDir()
+	trainOnce(t, cfg, dir, 2, "")
+	ck, err := checkpoint.Load(filepath.Join(dir, "epoch_1.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _ := ck.Optimizer.(*checkpoint.Dict).Get("param_groups")
+	fixed, other := 0, 0
+	for _, g := range groups.([]any) {
+		d := g.(*checkpoint.Dict)
+		lr, _ := d.Get("lr")
+		if f, ok := d.Get("fix_lr"); ok && f == true {
+			fixed++
+			if lr.(float64) != 0.0125 {
+				t.Fatalf("fix_lr group has lr %v, want 0.0125", lr)
+			}
+		} else {
+			other++
+		}
+	}
+	if fixed == 0 || other == 0 {
+		t.Fatalf("%d fixed and %d other param groups", fixed, other)
 	}
 }
