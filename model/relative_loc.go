@@ -63,9 +63,6 @@ func (m *RelativeLoc) Features(x *ts.Tensor) (*ts.Tensor, error) {
 
 // TrainStep classifies the relative position of the 8 pairs per image.
 func (m *RelativeLoc) TrainStep(in *StepInput) (*Losses, error) {
-	if len(in.Views) != 9 {
-		return nil, fmt.Errorf("RelativeLoc: %d views, want 9 (3×3 grid patches in row-major order, centre = 4)", len(in.Views))
-	}
 	if in.ViewLabels != nil && len(in.ViewLabels) != 8 {
 		return nil, fmt.Errorf("RelativeLoc: %d ViewLabels, want none or 8 (one per pair)", len(in.ViewLabels))
 	}
@@ -73,8 +70,30 @@ func (m *RelativeLoc) TrainStep(in *StepInput) (*Losses, error) {
 	defer s.Close()
 	outer := make([]*ts.Tensor, 8)
 	centre := make([]*ts.Tensor, 8)
-	for j, p := range relativeLocPatches {
-		outer[j], centre[j] = in.Views[p], in.Views[4]
+	switch len(in.Views) {
+	case 9: // the 3×3 grid, row-major, centre = 4
+		for j, p := range relativeLocPatches {
+			outer[j], centre[j] = in.Views[p], in.Views[4]
+		}
+	case 8: // MMSelfSup's RelativeLocDataset: pair j = cat(patch, centre) on channels
+		for j, v := range in.Views {
+			d, err := v.Size()
+			if err != nil {
+				return nil, err
+			}
+			if len(d) != 4 || d[1]%2 != 0 {
+				return nil, fmt.Errorf("RelativeLoc: pair view %d has shape %v, want N×2C×h×w", j, d)
+			}
+			c := d[1] / 2
+			if outer[j], err = s.TrackErr(v.Narrow(1, 0, c, false)); err != nil {
+				return nil, err
+			}
+			if centre[j], err = s.TrackErr(v.Narrow(1, c, c, false)); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("RelativeLoc: %d views, want 9 (3×3 grid patches, centre = 4) or 8 (patch+centre pairs)", len(in.Views))
 	}
 	x1, labels, err := stackSampleMajor(s, "RelativeLoc", outer, in.ViewLabels) // 8N×C×h×w
 	if err != nil {

@@ -13,6 +13,15 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	reexecWithEnv()
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "flowssl:", err)
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "flowssl",
 		Short:         "Self-supervised visual representation learning as a dataflow of actors",
@@ -23,10 +32,7 @@ func main() {
 	for _, add := range extraCommands {
 		root.AddCommand(add())
 	}
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "flowssl:", err)
-		os.Exit(1)
-	}
+	return root
 }
 
 // extraCommands lets each command file register itself.
