@@ -36,9 +36,9 @@ func knnCmd() *cobra.Command {
 		Long: "knn builds CONFIG's model (a self-supervised config), loads --checkpoint (a full flowssl/MMSelfSup\n" +
 			"checkpoint or extracted backbone weights; random init without it), extracts L2-normalised features of\n" +
 			"--dataset-config's train and val splits, and reports top-1/top-5 for each k (T = --temperature).",
-		Args: cobra.ExactArgs(1),
+		Args: configArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(args[0], opts)
+			cfg, err := loadConfig(args[0], overrides(opts, args))
 			if err != nil {
 				return err
 			}
@@ -46,14 +46,10 @@ func knnCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dev, err := parseDevice(device)
-			if err != nil {
-				return err
-			}
 			if workDir == "" {
 				workDir = defaultWorkDir(args[0])
 			}
-			res, err := runKNN(cfg, dsCfg, ckpt, dev.Name, ks, temp, workers, batch, seed)
+			res, err := runKNN(cfg, dsCfg, ckpt, device, ks, temp, workers, batch, seed)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,7 @@ func printConfigCmd() *cobra.Command {
 			if list {
 				return cobra.NoArgs(cmd, args)
 			}
-			return cobra.ExactArgs(1)(cmd, args)
+			return configArgs(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list {
@@ -33,7 +34,7 @@ func printConfigCmd() *cobra.Command {
 				}
 				return nil
 			}
-			cfg, err := loadConfig(args[0], opts)
+			cfg, err := loadConfig(args[0], overrides(opts, args))
 			if err != nil {
 				return err
 			}
@@ -65,4 +66,23 @@ func loadConfig(name string, opts []string) (*configs.Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return cfg, nil
+}
+
+// configArgs accepts MMSelfSup's `--cfg-options a=1 b=2` form: after the
+// config, every further argument must be a key=value override.
+func configArgs(cmd *cobra.Command, args []string) error {
+	if len(args) < 1 {
+		return fmt.Errorf("accepts 1 arg(s), received 0")
+	}
+	for _, a := range args[1:] {
+		if !strings.Contains(a, "=") {
+			return fmt.Errorf("accepts 1 arg(s), received %d (%q is not a key=value --cfg-options item)", len(args), a)
+		}
+	}
+	return nil
+}
+
+// overrides joins --cfg-options values with the trailing key=value args.
+func overrides(opts, args []string) []string {
+	return append(append([]string(nil), opts...), args[1:]...)
 }

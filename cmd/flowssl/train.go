@@ -35,8 +35,11 @@ func trainCmd() *cobra.Command {
 			"(Loader → augment workers → Batcher → Trainer) and writes checkpoints and logs to --work-dir.\n" +
 			"The data folder comes from the config (data.train.data_source.data_prefix); override it with\n" +
 			"--cfg-options data.train.data_source.data_prefix=DIR.",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, args[0], f) },
+		Args: configArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.opts = overrides(f.opts, args)
+			return runTrain(cmd, args[0], f)
+		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.workDir, "work-dir", "", "where checkpoints and logs go (default work_dirs/<config name>)")
@@ -85,10 +88,13 @@ func defaultWorkDir(config string) string {
 	return filepath.Join("work_dirs", strings.TrimSuffix(base, filepath.Ext(base)))
 }
 
-// splitCores chooses libtorch's thread count: the cores the augment
-// workers leave, at least one (see BENCHMARKS.md for the measurements).
+// splitCores chooses libtorch's thread count. Measured on 2 cores
+// (BENCHMARKS.md, "cores"): the step is the bottleneck and the augment
+// workers mostly wait for credit, so libtorch gets every core and the
+// workers share them.
 func splitCores(workers int) int {
-	return max(1, numCPU()-workers)
+	_ = workers
+	return max(1, numCPU())
 }
 
 func runTrain(cmd *cobra.Command, config string, f trainFlags) error {
