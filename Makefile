@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 # glibc keeps one arena per thread that touched malloc; with many decode threads freed memory stays mapped.
 export MALLOC_ARENA_MAX ?= 2
 
-APT_PKGS := libtorch-dev libvips-dev pkg-config g++ python3-torch python3-torchvision python3-numpy dataset-fashion-mnist
+APT_PKGS := libtorch-dev libvips-dev pkg-config g++ python3-torch python3-torchvision python3-numpy dataset-fashion-mnist python3-sklearn
 BENCH_PKGS := mate-backgrounds
 
 .PHONY: setup setup-bench deps build test demo bench e2e lint clean
