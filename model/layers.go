@@ -5,9 +5,10 @@ import (
 	"math"
 
 	"github.com/sugarme/gotch"
-	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/flowssl/flowssl/internal/torchx"
 )
 
 // The layers below replace gotch's nn.Conv2D/BatchNorm/Linear so that
@@ -221,11 +222,8 @@ func noGradDo(f func()) {
 // 8-byte Go int, so its upper half is garbage and the "previous state" it
 // reports is often false; only the low 32 bits are meaningful.
 func gradModeSet(on bool) (prev bool) {
-	b := 0
-	if on {
-		b = 1
-	}
-	return int32(lib.AtGradSetEnabled(b)) == 1
+	prev, _ = torchx.SetGradMode(on)
+	return prev
 }
 
 // fans returns PyTorch's fan_in and fan_out of a weight shape.

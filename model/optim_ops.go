@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/flowssl/flowssl/internal/torchx"
 )
 
 // scratch runs a sequence of tensor operations, keeps the first error and
@@ -216,17 +218,7 @@ func sameShape(a, b []int64) bool {
 // WithoutGrad runs fn with libtorch's grad mode off on this OS thread and
 // restores the previous mode (torch.no_grad). The caller must hold
 // runtime.LockOSThread so that fn's tensor calls stay on this thread.
-func WithoutGrad(fn func() error) error {
-	prev, err := SetGradMode(false)
-	if err != nil {
-		return fmt.Errorf("disable grad: %w", err)
-	}
-	ferr := fn()
-	if _, err := SetGradMode(prev); err != nil && ferr == nil {
-		ferr = fmt.Errorf("restore grad mode: %w", err)
-	}
-	return ferr
-}
+func WithoutGrad(fn func() error) error { return torchx.WithoutGrad(fn) }
 
 // gradOf returns p's gradient (a new handle the caller drops) or nil when
 // the parameter has none, as PyTorch's p.grad is None.

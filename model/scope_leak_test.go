@@ -108,8 +108,9 @@ func TestStepDoesNotLeak(t *testing.T) {
 			grow := rssBytes(t) - warm
 			t.Logf("RSS growth over %d steps after warm-up: %d KiB", iters-80, grow/1024)
 			// One leaked activation set is ~0.9 MiB per step (>100 MiB here);
-			// the allocator alone moves RSS by a few MiB either way.
-			if grow > 8<<20 {
+			// the allocator alone moves RSS by up to ~10 MiB in one jump when
+			// other tests of the package ran first, so the bound is 32 MiB.
+			if grow > 32<<20 {
 				t.Errorf("RSS grew %d KiB over %d steps", grow/1024, iters-80)
 			}
 		}
