@@ -16,6 +16,7 @@ import (
 	"github.com/flowssl/flowssl/configs"
 	"github.com/flowssl/flowssl/configs/tree"
 	"github.com/flowssl/flowssl/data"
+	"github.com/flowssl/flowssl/internal/logx"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -241,6 +242,18 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 		startIter, startEpoch = iter, iter/ipe
 		log.Info().Str("checkpoint", resume).Int("epoch", startEpoch).Int("iter", startIter).Msg("resumed")
 	}
+	if resume == "" && spec.LoadFrom != nil && *spec.LoadFrom != "" {
+		ck, err := checkpoint.Load(*spec.LoadFrom)
+		if err != nil {
+			return nil, fmt.Errorf("load_from: %w", err)
+		}
+		missing, unexpected, err := r.LoadWeights(ck)
+		if err != nil {
+			return nil, fmt.Errorf("load_from %s: %w", *spec.LoadFrom, err)
+		}
+		log.Info().Str("checkpoint", *spec.LoadFrom).Int("missing_keys", len(missing)).Int("unexpected_keys", len(unexpected)).
+			Strs("missing", head(missing, 8)).Strs("unexpected", head(unexpected, 8)).Msg("load_from")
+	}
 	total := maxIters
 	if total == 0 {
 		total = maxEpochs * ipe
@@ -270,7 +283,7 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	err = Run(ctx, Options{
 		Source: src, Augmenter: aug, Stepper: r, Sampler: sampler, Workers: workers, Prefetch: prefetch,
 		SkipBad: s.SkipBad, StartEpoch: startEpoch, StartIter: startIter, MaxEpochs: maxEpochs, MaxIters: maxIters,
-		Checkpoint: ckCfg, Metrics: s.Metrics,
+		Checkpoint: ckCfg, Metrics: s.Metrics, Logger: logx.Slog(log),
 		OnSkip: func(err error) { log.Warn().Err(err).Msg("skipped bad image") },
 	})
 	if err != nil {
@@ -305,4 +318,11 @@ func ServeMetrics(addr string, m *Metrics) (func(), string, error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, ln.Addr().String(), nil
+}
+
+func head(xs []string, n int) []string {
+	if len(xs) > n {
+		return append(xs[:n:n], fmt.Sprintf("... %d more", len(xs)-n))
+	}
+	return xs
 }
