@@ -20,10 +20,10 @@ func init() { extraCommands = append(extraCommands, trainCmd) }
 
 type trainFlags struct {
 	workDir, resume, device, metricsAddr, onBad string
-	opts                                         []string
-	seed                                         int64
-	deterministic, autoResume                    bool
-	workers, threads, prefetch                   int
+	opts                                        []string
+	seed                                        int64
+	deterministic, autoResume                   bool
+	workers, threads, prefetch                  int
 }
 
 func trainCmd() *cobra.Command {
