@@ -16,8 +16,8 @@ func TestRegistryErrors(t *testing.T) {
 		cfg        map[string]any
 		want       string
 	}{
-		{"unknown neck", "neck", map[string]any{"type": "MoCoV2Nek"}, `neck.type: "MoCoV2Nek" not registered (have: AvgPool2dNeck, DenseCLNeck, LinearNeck, MoCoV2Neck, NonLinearNeck, ODCNeck, RelativeLocNeck, SwAVNeck)`},
-		{"missing type", "backbone", map[string]any{"depth": 50}, "backbone.type: missing (have: ResNeXt, ResNet, ResNetV1d, ResNet_CIFAR)"},
+		{"unknown neck", "neck", map[string]any{"type": "MoCoV2Nek"}, `neck.type: "MoCoV2Nek" not registered (have: ` + strings.Join(NeckTypes(), ", ") + ")"},
+		{"missing type", "backbone", map[string]any{"depth": 50}, "backbone.type: missing (have: " + strings.Join(BackboneTypes(), ", ") + ")"},
 		{"unknown key", "neck", map[string]any{"type": "LinearNeck", "in_channels": 4, "out_channels": 2, "with_avgpool": true}, "neck.with_avgpool: unknown key (known: in_channels, init_cfg, out_channels, with_avg_pool)"},
 		{"ill-typed", "backbone", map[string]any{"type": "ResNet", "depth": "fifty"}, `backbone.depth: want an integer, got string "fifty"`},
 		{"bad depth", "backbone", map[string]any{"type": "ResNet", "depth": 42}, "backbone: depth 42 invalid (have: 18, 34, 50, 101, 152)"},
