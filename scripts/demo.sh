@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=./bin/flowssl
-CFG=selfsup/simclr/simclr_resnet18_shapes-64px_cpu.yaml
-KNN=benchmarks/classification/knn_shapes-64px.yaml
+CFG=selfsup/simclr/simclr_resnet18_shapes-32px_cpu.yaml
+KNN=benchmarks/classification/knn_shapes-32px.yaml
 WD=${DEMO_WORK_DIR:-work_dirs/demo_simclr_shapes}
-EPOCHS=${DEMO_EPOCHS:-5}
+EPOCHS=${DEMO_EPOCHS:-36}
 rm -rf "$WD"
 echo "== flowssl train $CFG ($EPOCHS epochs, CPU)"
 start=$(date +%s)
