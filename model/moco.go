@@ -2,8 +2,6 @@ package model
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -114,43 +112,10 @@ func buildMoCo(vs *nn.VarStore, cfg map[string]any) (Algorithm, error) {
 	if m.queuePtr, err = AddBuffer(root, "queue_ptr", p0); err != nil {
 		return nil, err
 	}
-	if err := m.initKeyEncoder(vs); err != nil {
-		return nil, err
+	if m.pairs, err = copyTarget(vs, "encoder_q", "encoder_k"); err != nil {
+		return nil, fmt.Errorf("MoCo key encoder: %w", err)
 	}
 	return m, nil
-}
-
-// initKeyEncoder copies every encoder_q variable into its encoder_k twin
-// and freezes the key encoder's parameters.
-func (m *MoCo) initKeyEncoder(vs *nn.VarStore) error {
-	vars := vs.Variables()
-	var names []string
-	for name := range vars {
-		if strings.HasPrefix(name, "encoder_q.") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return WithoutGrad(func() error {
-		for _, name := range names {
-			qv := vars[name]
-			kname := "encoder_k." + strings.TrimPrefix(name, "encoder_q.")
-			kv, ok := vars[kname]
-			if !ok {
-				return fmt.Errorf("MoCo: key encoder lacks %s", kname)
-			}
-			kv.Copy_(&qv)
-			if err := ts.TorchErr(); err != nil {
-				return fmt.Errorf("MoCo: copy %s: %w", name, err)
-			}
-			q, k := qv, kv
-			if req, _ := q.RequiresGrad(); req {
-				freezeTensors(&k)
-				m.pairs = append(m.pairs, [2]*ts.Tensor{&q, &k})
-			}
-		}
-		return nil
-	})
 }
 
 // Type names the algorithm.

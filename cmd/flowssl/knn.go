@@ -148,7 +148,7 @@ func runKNN(cfg, dsCfg *configs.Config, ckptPath, deviceName string, ks []int, t
 }
 
 // loadBackbone loads a checkpoint's backbone into vs: a full checkpoint
-// (keys "backbone.*", or MoCo's "encoder_q.0.*") or extracted backbone
+// (keys "backbone.*", which MoCo and BYOL checkpoints carry as aliases) or extracted backbone
 // weights (no prefix), non-strictly; it fails if no backbone key matched.
 func loadBackbone(vs *nn.VarStore, path string) error {
 	ck, err := checkpoint.Load(path)
