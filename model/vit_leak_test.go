@@ -30,11 +30,7 @@ func TestTransformerAlgorithmsDoNotLeak(t *testing.T) {
 					defer mask.MustDrop()
 					in.ViewLabels = []*ts.Tensor{mask}
 				}
-				var base int64
-				for it := 0; it < 26; it++ {
-					if it == 6 {
-						base = rssBytes(t)
-					}
+				return stepNoLeak(t, func(it int) error {
 					l, err := a.TrainStep(in)
 					if err != nil {
 						return err
@@ -53,13 +49,8 @@ func TestTransformerAlgorithmsDoNotLeak(t *testing.T) {
 							return err
 						}
 					}
-				}
-				grew := rssBytes(t) - base
-				t.Logf("RSS growth over 20 steps: %.2f MiB", float64(grew)/(1<<20))
-				if grew > 6<<20 {
-					t.Fatalf("RSS grew by %.1f MiB over 20 steps", float64(grew)/(1<<20))
-				}
-				return nil
+					return nil
+				})
 			})
 		})
 	}
