@@ -254,7 +254,19 @@ func TestRunBackpressureSlowTrainer(t *testing.T) {
 func TestRunCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &recStepper{delay: 2 * time.Millisecond}
-	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+	go func() {
+		// Cancel once a few batches went through, however slow the machine.
+		for {
+			st.mu.Lock()
+			n := len(st.batches)
+			st.mu.Unlock()
+			if n >= 3 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	err := Run(ctx, Options{Source: fakeSource{n: 1000}, Augmenter: fakeAug(nil, nil, nil), Stepper: st,
 		Sampler: Sampler{N: 1000, BatchSize: 4, World: 1}, MaxEpochs: 100, Workers: 2, Prefetch: 2})
 	if !errors.Is(err, context.Canceled) {
@@ -263,8 +275,9 @@ func TestRunCancel(t *testing.T) {
 	st.mu.Lock()
 	n := len(st.batches)
 	st.mu.Unlock()
-	if n == 0 || n > 100 {
-		t.Fatalf("%d batches stepped before the cancel took effect", n)
+	// 100 epochs are 25000 batches: the run stopped within a few of the cancel.
+	if n < 3 || n > 50 {
+		t.Fatalf("%d batches stepped; the cancel came after 3", n)
 	}
 }
 
