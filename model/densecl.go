@@ -38,12 +38,8 @@ type DenseCL struct {
 	queue2     *ts.Tensor
 	queue2Ptr  *ts.Tensor
 	pairs      [][2]*ts.Tensor
-	queueLen   int
-	featDim    int
-	momentum   float64
 	lossLambda float64
-	bnGroups   int
-	bnDefault  bool
+	queueSettings
 }
 
 func init() { RegisterAlgorithm("DenseCL", buildDenseCL) }
@@ -52,33 +48,12 @@ func buildDenseCL(vs *nn.VarStore, cfg map[string]any) (Algorithm, error) {
 	if err := checkKeys(cfg, "backbone", "neck", "head", "queue_len", "feat_dim", "momentum", "loss_lambda", "shuffle_bn_groups"); err != nil {
 		return nil, err
 	}
-	m := &DenseCL{}
-	var err error
-	if m.queueLen, err = intKey(cfg, "queue_len", 65536); err != nil {
+	q, err := parseQueueSettings(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if m.featDim, err = intKey(cfg, "feat_dim", 128); err != nil {
-		return nil, err
-	}
-	if m.momentum, err = floatKey(cfg, "momentum", 0.999); err != nil {
-		return nil, err
-	}
+	m := &DenseCL{queueSettings: q}
 	if m.lossLambda, err = floatKey(cfg, "loss_lambda", 0.5); err != nil {
-		return nil, err
-	}
-	if _, ok := cfg["shuffle_bn_groups"]; !ok {
-		m.bnDefault = true
-	}
-	if m.bnGroups, err = intKey(cfg, "shuffle_bn_groups", 2); err != nil {
-		return nil, err
-	}
-	switch {
-	case m.queueLen <= 0 || m.featDim <= 0:
-		return nil, fmt.Errorf("model: queue_len %d and feat_dim %d must be positive", m.queueLen, m.featDim)
-	case m.bnGroups < 1:
-		return nil, fmt.Errorf("model.shuffle_bn_groups: %d must be ≥ 1", m.bnGroups)
-	}
-	if err := checkMomentum("momentum", m.momentum); err != nil {
 		return nil, err
 	}
 	if err := checkMomentum("loss_lambda", m.lossLambda); err != nil {

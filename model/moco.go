@@ -26,16 +26,52 @@ import (
 //     come from a different set of samples than the query's, then the keys
 //     are put back in order. shuffle_bn_groups: 1 is MMSelfSup on one GPU.
 type MoCo struct {
-	q, k      encoder
-	head      *ContrastiveHead
-	queue     *ts.Tensor // feat_dim × queue_len, owned by the VarStore
-	queuePtr  *ts.Tensor // int64 [1]
-	pairs     [][2]*ts.Tensor
+	q, k     encoder
+	head     *ContrastiveHead
+	queue    *ts.Tensor // feat_dim × queue_len, owned by the VarStore
+	queuePtr *ts.Tensor // int64 [1]
+	pairs    [][2]*ts.Tensor
+	queueSettings
+}
+
+// queueSettings are the keys MoCo and DenseCL share: the key queue, the
+// EMA coefficient and the shuffle-BN emulation.
+type queueSettings struct {
 	queueLen  int
 	featDim   int
 	momentum  float64
 	bnGroups  int
-	bnDefault bool
+	bnDefault bool // shuffle_bn_groups not given: fall back to 1 when the batch does not split
+}
+
+// parseQueueSettings reads and checks model.queue_len, feat_dim, momentum
+// and shuffle_bn_groups.
+func parseQueueSettings(cfg map[string]any) (queueSettings, error) {
+	var q queueSettings
+	var err error
+	if q.queueLen, err = intKey(cfg, "queue_len", 65536); err != nil {
+		return q, err
+	}
+	if q.featDim, err = intKey(cfg, "feat_dim", 128); err != nil {
+		return q, err
+	}
+	if q.momentum, err = floatKey(cfg, "momentum", 0.999); err != nil {
+		return q, err
+	}
+	_, given := cfg["shuffle_bn_groups"]
+	q.bnDefault = !given
+	if q.bnGroups, err = intKey(cfg, "shuffle_bn_groups", 2); err != nil {
+		return q, err
+	}
+	switch {
+	case q.queueLen <= 0 || q.featDim <= 0:
+		return q, fmt.Errorf("model: queue_len %d and feat_dim %d must be positive", q.queueLen, q.featDim)
+	case q.momentum < 0 || q.momentum > 1:
+		return q, fmt.Errorf("model.momentum: %g outside [0, 1]", q.momentum)
+	case q.bnGroups < 1:
+		return q, fmt.Errorf("model.shuffle_bn_groups: %d must be ≥ 1", q.bnGroups)
+	}
+	return q, nil
 }
 
 func init() { RegisterAlgorithm("MoCo", buildMoCo) }
@@ -44,31 +80,11 @@ func buildMoCo(vs *nn.VarStore, cfg map[string]any) (Algorithm, error) {
 	if err := checkKeys(cfg, "backbone", "neck", "head", "queue_len", "feat_dim", "momentum", "shuffle_bn_groups", "pretrained"); err != nil {
 		return nil, err
 	}
-	m := &MoCo{}
-	var err error
-	if m.queueLen, err = intKey(cfg, "queue_len", 65536); err != nil {
+	q, err := parseQueueSettings(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if m.featDim, err = intKey(cfg, "feat_dim", 128); err != nil {
-		return nil, err
-	}
-	if m.momentum, err = floatKey(cfg, "momentum", 0.999); err != nil {
-		return nil, err
-	}
-	if _, ok := cfg["shuffle_bn_groups"]; !ok {
-		m.bnDefault = true
-	}
-	if m.bnGroups, err = intKey(cfg, "shuffle_bn_groups", 2); err != nil {
-		return nil, err
-	}
-	switch {
-	case m.queueLen <= 0 || m.featDim <= 0:
-		return nil, fmt.Errorf("model: queue_len %d and feat_dim %d must be positive", m.queueLen, m.featDim)
-	case m.momentum < 0 || m.momentum > 1:
-		return nil, fmt.Errorf("model.momentum: %g outside [0, 1]", m.momentum)
-	case m.bnGroups < 1:
-		return nil, fmt.Errorf("model.shuffle_bn_groups: %d must be ≥ 1", m.bnGroups)
-	}
+	m := &MoCo{queueSettings: q}
 	root := vs.Root()
 	var head Head
 	if m.q, head, err = buildEncoderAndHead(root, cfg, "encoder_q.0", "encoder_q.1"); err != nil {
