@@ -38,6 +38,9 @@ type Options struct {
 	Logger  *slog.Logger // protoactor's own log lines; nil: discarded
 	// OnSkip is called (from a worker) for each sample skipped as a bad image.
 	OnSkip func(err error)
+	// Extensions that are Spawners get their actors started before the
+	// first batch and stopped after the trainer.
+	Extensions []Extension
 }
 
 func (o *Options) validate() error {
@@ -127,6 +130,25 @@ func Run(ctx context.Context, o Options) error {
 		cs := o.Metrics.Stage("checkpointer", 1)
 		cp = &checkpointer{cfg: *o.Checkpoint, fail: finish}
 		ckptPID = root.Spawn(props(cs, func() actor.Actor { return cp }))
+	}
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+	for _, e := range o.Extensions {
+		sp, ok := e.(Spawner)
+		if !ok {
+			continue
+		}
+		stop, err := sp.Spawn(root, props, finish)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		if stop != nil {
+			stops = append(stops, stop)
+		}
 	}
 	tr := &trainer{batcher: batcherPID, loader: loaderPID, step: o.Stepper, maxIters: o.MaxIters, maxEpoch: o.MaxEpochs, stage: ts, done: finish, ckpt: ckptPID}
 	trainerPID := root.Spawn(props(ts, func() actor.Actor { return tr }))

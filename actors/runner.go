@@ -45,6 +45,9 @@ type Runner struct {
 	LogInterval int
 	Metrics     *Metrics
 	BatchSize   int
+	// Extensions are the algorithm's machinery beside the step; their
+	// state goes into checkpoints.
+	Extensions []Extension
 
 	hooks     Hooks
 	state     RunState
@@ -293,6 +296,9 @@ func (r *Runner) snapshot(epoch, iter int) (*checkpoint.Checkpoint, error) {
 	meta.Set("seed", r.Seed)
 	meta.Set("time", time.Now().Format(time.RFC3339))
 	ck.Meta = meta
+	if err := saveExtensions(r.Extensions, ck); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
 	return ck, nil
 }
 
@@ -323,7 +329,7 @@ func (r *Runner) Restore(ck *checkpoint.Checkpoint) (epoch, iter int, err error)
 				return fmt.Errorf("optimizer state: %w", err)
 			}
 		}
-		return nil
+		return loadExtensions(r.Extensions, ck)
 	})
 	if err != nil {
 		return 0, 0, err

@@ -221,6 +221,16 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	for _, h := range custom {
 		r.AddHook(h)
 	}
+	r.Extensions, err = BuildExtensions(r.Algorithm.Type(), &ExtensionEnv{Config: cfg, Setup: &s, Runner: r, Source: src,
+		Sampler: &sampler, Metrics: s.Metrics, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range r.Extensions {
+		if h, ok := e.(Hook); ok {
+			r.AddHook(h)
+		}
+	}
 
 	// Resume.
 	resume := s.ResumeFrom
@@ -283,7 +293,7 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	err = Run(ctx, Options{
 		Source: src, Augmenter: aug, Stepper: r, Sampler: sampler, Workers: workers, Prefetch: prefetch,
 		SkipBad: s.SkipBad, StartEpoch: startEpoch, StartIter: startIter, MaxEpochs: maxEpochs, MaxIters: maxIters,
-		Checkpoint: ckCfg, Metrics: s.Metrics, Logger: logx.Slog(log),
+		Checkpoint: ckCfg, Metrics: s.Metrics, Logger: logx.Slog(log), Extensions: r.Extensions,
 		OnSkip: func(err error) { log.Warn().Err(err).Msg("skipped bad image") },
 	})
 	if err != nil {
