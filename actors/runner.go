@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +34,10 @@ type Runner struct {
 	UpdateInterval int
 	ClipMaxNorm    float64 // optimizer_config.grad_clip.max_norm; 0: none
 	ClipNormType   float64 // default 2
+	// FrozenLayers is optimizer_config.frozen_layers_cfg: parameters whose
+	// name contains a key get no update while the iteration is below its
+	// value (SwAV's prototypes).
+	FrozenLayers map[string]int
 
 	Seed int64
 	// CheckpointInterval saves every that many epochs (by epoch) or
@@ -384,8 +389,8 @@ func (h *optimizerHook) AfterTrainIter(s *RunState) error {
 		return err
 	}
 	defer total.MustDrop()
-	if r.UpdateInterval > 1 {
-		k := ts.FloatScalar(1 / float64(r.UpdateInterval))
+	if div := accumulationDivisor(r.UpdateInterval, s.Iter, s.MaxIters); div > 1 {
+		k := ts.FloatScalar(1 / float64(div))
 		scaled, err := total.MulScalar(k, false)
 		k.MustDrop()
 		if err != nil {
@@ -400,8 +405,21 @@ func (h *optimizerHook) AfterTrainIter(s *RunState) error {
 	if (s.Iter+1)%r.UpdateInterval != 0 && s.Iter+1 != s.MaxIters {
 		return nil
 	}
+	frozen := frozenAt(r.FrozenLayers, s.Iter)
+	r.Optimizer.SetFrozen(frozen)
 	if r.ClipMaxNorm > 0 {
-		norm, err := model.ClipGradNorm(r.Optimizer.Params(), r.ClipMaxNorm, r.ClipNormType)
+		params := r.Optimizer.Params()
+		if frozen != nil {
+			// Their gradients are None in MMSelfSup when it clips.
+			var live []model.Param
+			for _, p := range params {
+				if !frozen(p.Name) {
+					live = append(live, p)
+				}
+			}
+			params = live
+		}
+		norm, err := model.ClipGradNorm(params, r.ClipMaxNorm, r.ClipNormType)
 		if err != nil {
 			return err
 		}
@@ -411,6 +429,43 @@ func (h *optimizerHook) AfterTrainIter(s *RunState) error {
 		return err
 	}
 	return r.Optimizer.ZeroGrad()
+}
+
+// accumulationDivisor is what DistOptimizerHook divides iteration iter's
+// loss by: the update interval, except in the tail of a run whose length
+// is not a multiple of it, where the last update averages only the
+// remaining iterations.
+func accumulationDivisor(interval, iter, maxIters int) int {
+	if interval <= 1 {
+		return 1
+	}
+	divisible := maxIters / interval * interval
+	if maxIters > 0 && iter >= divisible {
+		return max(1, maxIters-divisible)
+	}
+	return interval
+}
+
+// frozenAt returns the frozen_layers_cfg predicate for iteration iter, or
+// nil when nothing is frozen any more.
+func frozenAt(cfg map[string]int, iter int) func(string) bool {
+	var subs []string
+	for sub, n := range cfg {
+		if iter < n {
+			subs = append(subs, sub)
+		}
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	return func(name string) bool {
+		for _, sub := range subs {
+			if strings.Contains(name, sub) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // checkpointHook prepares a snapshot every CheckpointInterval epochs (or

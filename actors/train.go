@@ -125,6 +125,7 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	defer r.Pinned.Close()
 	if spec.OptimizerConfig != nil {
 		r.UpdateInterval = spec.OptimizerConfig.Interval()
+		r.FrozenLayers = spec.OptimizerConfig.FrozenLayers
 		if gc := spec.OptimizerConfig.GradClip; gc != nil {
 			r.ClipMaxNorm = gc.MaxNorm
 			if gc.NormType != nil {

@@ -130,6 +130,11 @@ type Optimizer interface {
 	LoadState(sd map[string]any) error
 	// Close drops the optimizer's state tensors.
 	Close() error
+	// SetFrozen makes Step treat every parameter whose name frozen
+	// reports as having no gradient (PyTorch's p.grad = None, what
+	// frozen_layers_cfg does): no update, no weight decay, no state change.
+	// nil unfreezes all.
+	SetFrozen(frozen func(name string) bool)
 }
 
 // base holds what every optimizer shares: parameters, groups and
@@ -140,7 +145,10 @@ type base struct {
 	groups []*Group
 	state  []map[string]*ts.Tensor // by param index; nil = no state yet
 	steps  []float64               // Adam "step" counts by param index
+	frozen func(name string) bool
 }
+
+func (b *base) SetFrozen(frozen func(name string) bool) { b.frozen = frozen }
 
 func newBase(kind string, params []Param, groups []Group) (base, error) {
 	b := base{kind: kind, params: params, state: make([]map[string]*ts.Tensor, len(params)), steps: make([]float64, len(params))}
@@ -247,6 +255,9 @@ func (b *base) stepEach(update func(i int, g *Group, grad *ts.Tensor, s *scratch
 				continue
 			}
 			for _, i := range grp.Params {
+				if b.frozen != nil && b.frozen(b.params[i].Name) {
+					continue
+				}
 				grad, err := gradOf(b.params[i].T)
 				if err != nil {
 					return fmt.Errorf("%s step %s: %w", b.kind, b.params[i].Name, err)

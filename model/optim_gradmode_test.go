@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,50 @@ func TestSkipStep(t *testing.T) {
 		if same != (pi == 0) {
 			t.Fatalf("%s unchanged = %v, want %v", specs[pi].name, same, pi == 0)
 		}
+	}
+}
+
+// TestSetFrozen: parameters the predicate names behave as if their grad
+// were None (frozen_layers_cfg) — unchanged and without state — while the
+// rest of their group still moves; nil unfreezes them.
+func TestSetFrozen(t *testing.T) {
+	lockThread(t)
+	specs := resnetLikeSpecs(7, 1)
+	ps := makeParams(t, specs)
+	defer dropParams(ps)
+	o, err := BuildOptimizer(ps, map[string]any{"type": "SGD", "lr": 0.5, "momentum": 0.9, "weight_decay": 1e-4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	backwardGrads(t, ps, specs, 0)
+	o.SetFrozen(func(name string) bool { return strings.Contains(name, "neck.fc") })
+	if err := o.Step(); err != nil {
+		t.Fatal(err)
+	}
+	unchanged := func(i int) bool {
+		got := floats(t, ps[i].T)
+		for j := range got {
+			if got[j] != float64(specs[i].init[j]) {
+				return false
+			}
+		}
+		return true
+	}
+	for i, s := range specs {
+		if !s.reqGrad || s.name == "head.unused.weight" {
+			continue
+		}
+		frozen := strings.Contains(s.name, "neck.fc")
+		if unchanged(i) != frozen {
+			t.Fatalf("%s unchanged = %v, want %v", s.name, unchanged(i), frozen)
+		}
+	}
+	o.SetFrozen(nil)
+	if err := o.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if unchanged(4) {
+		t.Fatal("neck.fc.weight still unchanged after SetFrozen(nil)")
 	}
 }
