@@ -221,6 +221,11 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	r.Init()
 	for _, h := range custom {
 		r.AddHook(h)
+		if a, ok := h.(Attacher); ok {
+			if err := r.Pinned.Do(func() error { return a.Attach(r) }); err != nil {
+				return nil, fmt.Errorf("custom_hooks %s: %w", h.Name(), err)
+			}
+		}
 	}
 	r.Extensions, err = BuildExtensions(r.Algorithm.Type(), &ExtensionEnv{Config: cfg, Setup: &s, Runner: r, Source: src,
 		Sampler: &sampler, Metrics: s.Metrics, Log: log})

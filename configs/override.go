@@ -44,15 +44,22 @@ func ParseCfgOptions(items []string) ([]Override, error) {
 // and all spaces deleted; "(…)" is a tuple (a list here), "[…]" a list, a bare comma
 // separates list items; a single item is an int, else a float, else true/false
 // (any case), else None, else the string itself.
+//
+// Beyond mmcv (whose DictAction recurses forever on them), "dict(k=v,…)"
+// is a mapping, so a hook list can be given on the command line:
+// custom_hooks=[dict(type=EMAHook,momentum=0.001)].
 func ParseOptionValue(s string) any {
 	s = strings.Trim(s, `'"`)
 	s = strings.ReplaceAll(s, " ", "")
+	if strings.HasPrefix(s, "dict(") && strings.HasSuffix(s, ")") && nextTopLevelComma(s) == len(s) {
+		return parseDictOption(s[len("dict(") : len(s)-1])
+	}
 	switch {
 	case strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")"):
 		s = s[1 : len(s)-1]
 	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
 		s = s[1 : len(s)-1]
-	case !strings.Contains(s, ","):
+	case !strings.Contains(s, ",") || nextTopLevelComma(s) == len(s):
 		return parseScalarOption(s)
 	}
 	out := []any{}
@@ -65,6 +72,26 @@ func ParseOptionValue(s string) any {
 		s = s[i+1:]
 	}
 	return out
+}
+
+// parseDictOption parses the inside of dict(…): comma-separated key=value
+// items; an item without "=" is kept as a key with value None.
+func parseDictOption(s string) *tree.Map {
+	m := tree.NewMap()
+	for len(s) > 0 {
+		i := nextTopLevelComma(s)
+		k, v, ok := strings.Cut(s[:i], "=")
+		if ok {
+			m.Set(strings.Trim(k, `'"`), ParseOptionValue(v))
+		} else if k != "" {
+			m.Set(strings.Trim(k, `'"`), nil)
+		}
+		if i >= len(s) {
+			break
+		}
+		s = s[i+1:]
+	}
+	return m
 }
 
 func nextTopLevelComma(s string) int {

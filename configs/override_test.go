@@ -23,6 +23,10 @@ func TestParseOptionValue(t *testing.T) {
 		{"\"[(train, 1), (val, 1)]\"", []any{[]any{"train", 1}, []any{"val", 1}}},
 		{"[[1,2],[3,[4,5]]]", []any{[]any{1, 2}, []any{3, []any{4, 5}}}},
 		{"0x10", "0x10"}, {"1.2.3", "1.2.3"}, {"inf", math.Inf(1)},
+		// mmcv recurses forever on these; flowssl reads dict(...) as a mapping.
+		{"[dict(type='EMAHook',momentum=0.1,warm_up=1)]", []any{dictOf("type", "EMAHook", "momentum", 0.1, "warm_up", 1)}},
+		{"dict(a=[1,2],b=dict(c=None))", dictOf("a", []any{1, 2}, "b", dictOf("c", nil))},
+		{"f(1,2)", "f(1,2)"},
 	}
 	for _, c := range cases {
 		got := ParseOptionValue(c.in)
@@ -115,4 +119,12 @@ func TestLoadWithOverrides(t *testing.T) {
 		!strings.Contains(err.Error(), "--cfg-options: data.train.pipelines.0: index 9 exceeds") {
 		t.Errorf("out-of-range override: %v", err)
 	}
+}
+
+func dictOf(kv ...any) *tree.Map {
+	m := tree.NewMap()
+	for i := 0; i < len(kv); i += 2 {
+		m.Set(kv[i].(string), kv[i+1])
+	}
+	return m
 }
