@@ -20,6 +20,7 @@ type Metrics struct {
 	mu     sync.Mutex
 	stages []*Stage
 	start  time.Time
+	otel   *OTel // nil: protoactor's own metrics are off
 }
 
 // NewMetrics returns an empty registry.
@@ -206,8 +207,13 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		fmt.Fprintf(&b, "flowssl_actor_latency_seconds{stage=%q,quantile=\"0.99\"} %g\n", s.Name, s.P99.Seconds())
 	}
 	fmt.Fprintf(&b, "# HELP flowssl_uptime_seconds Seconds since the metrics registry was created.\n# TYPE flowssl_uptime_seconds gauge\nflowssl_uptime_seconds %g\n", time.Since(m.start).Seconds())
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if o := m.otelBridge(); o != nil {
+		return o.WritePrometheus(w)
+	}
+	return nil
 }
 
 // latencies is a ring of the most recent handling times.

@@ -75,7 +75,11 @@ func Run(ctx context.Context, o Options) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
+	sysOpts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger })}
+	if ot := o.Metrics.otelBridge(); ot != nil {
+		sysOpts = append(sysOpts, actor.WithMetricProviders(ot.MeterProvider()))
+	}
+	sys := actor.NewActorSystem(sysOpts...)
 	defer sys.Shutdown()
 
 	var once sync.Once

@@ -279,6 +279,11 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	}
 
 	if s.MetricsAddr != "" {
+		ot, err := NewOTel()
+		if err != nil {
+			return nil, err
+		}
+		s.Metrics.UseOTel(ot)
 		stop, addr, err := ServeMetrics(s.MetricsAddr, s.Metrics)
 		if err != nil {
 			return nil, err
