@@ -36,6 +36,10 @@ func New(o Options) (*Logger, error) {
 	if console == nil {
 		console = os.Stderr
 	}
+	// The JSON lines keep mmcv's "time" (seconds per iteration) for the
+	// runner's log, so the event timestamp needs another name; zerolog
+	// only has a process-wide setting for it (the console reads it too).
+	zerolog.TimestampFieldName = "timestamp"
 	cw := zerolog.ConsoleWriter{Out: console, TimeFormat: "15:04:05", NoColor: o.NoColor}
 	writers := []io.Writer{cw}
 	l := &Logger{}

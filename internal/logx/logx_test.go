@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -50,5 +51,33 @@ func TestConsoleAndJSON(t *testing.T) {
 	}
 	if recs[1]["level"] != "warn" || recs[1]["actor"] != "loader" || recs[1]["depth"] != 7.0 {
 		t.Fatalf("slog record: %v", recs[1])
+	}
+}
+
+// TestJSONTimeIsIterTime: mmcv's "time" field (seconds per iteration)
+// survives in the JSON lines; the timestamp is "timestamp", not a second
+// "time" key that JSON readers would keep instead.
+func TestJSONTimeIsIterTime(t *testing.T) {
+	l, err := New(Options{Console: io.Discard, JSONDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info().Float64("time", 1.5).Msg("train")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(l.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(`"time"`)); n != 1 {
+		t.Fatalf("%d \"time\" keys in %s", n, b)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(b), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["time"] != 1.5 || d["timestamp"] == nil {
+		t.Fatalf("line %s: want time 1.5 and a timestamp", b)
 	}
 }
