@@ -1,9 +1,14 @@
 package augment
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"image"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/bmp"
 )
 
 // TestDecodeBadInput feeds broken data to Probe, Decode and DecodeCrop: each
@@ -15,6 +20,15 @@ func TestDecodeBadInput(t *testing.T) {
 	pngb := mustEncode(t, pat.Pix, 96, 64, 3, vipsUchar, vipsSRGB, 0, ".png")
 	webp := mustEncode(t, pat.Pix, 96, 64, 3, vipsUchar, vipsSRGB, 0, ".webp[Q=90]")
 	tif := mustEncode(t, pat.Pix, 96, 64, 3, vipsUchar, vipsSRGB, 0, ".tif")
+	var bmpBuf bytes.Buffer
+	if err := bmp.Encode(&bmpBuf, image.NewRGBA(image.Rect(0, 0, 96, 64))); err != nil {
+		t.Fatal(err)
+	}
+	bmpb := bmpBuf.Bytes()
+	bmpBomb := append([]byte(nil), bmpb[:54]...)
+	binary.LittleEndian.PutUint32(bmpBomb[18:], 100000)
+	binary.LittleEndian.PutUint32(bmpBomb[22:], 100000)
+	ppm := append([]byte("P6 96 64 255\n"), pat.Pix...)
 	cases := []struct {
 		name string
 		buf  []byte
@@ -35,6 +49,14 @@ func TestDecodeBadInput(t *testing.T) {
 		{"tiff truncated", tif[:len(tif)/2], DecodeOptions{}, "", false},
 		{"png declares 100000x100000", bombPNG(100000, 100000), DecodeOptions{}, "over the limit of 178956970", true},
 		{"over MaxPixels", jpg, DecodeOptions{MaxPixels: 96*64 - 1}, "6144 pixels, over the limit of 6143", true},
+		{"bmp truncated", bmpb[:len(bmpb)/2], DecodeOptions{}, "bmp pixels", true},
+		{"bmp header only", bmpb[:20], DecodeOptions{}, "bmp header", false},
+		{"bmp declares 100000x100000", bmpBomb, DecodeOptions{}, "over the limit of 178956970", true},
+		{"ppm truncated", ppm[:len(ppm)/2], DecodeOptions{}, "truncated", true},
+		{"ppm declares 100000x100000", []byte("P6 100000 100000 255\n\x00"), DecodeOptions{}, "over the limit of 178956970", true},
+		{"pgm sample over maxval", []byte("P2 2 1 15\n3 16\n"), DecodeOptions{}, "over maxval", true},
+		{"pbm bad digit", []byte("P1 2 1\n0 2\n"), DecodeOptions{}, "bad bitmap digit", true},
+		{"pnm no size", []byte("P5\n# only a comment"), DecodeOptions{}, "truncated", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,7 +3,7 @@ package augment
 // Unexported helpers for the external tests (package augment_test), which
 // need internal/jpegset and so cannot live in package augment.
 
-// ResizeImage is resizeImage: the vips_resize call DecodeCrop ends with.
+// ResizeImage is resizeImage: PIL's resampling, which DecodeCrop ends with.
 var ResizeImage = resizeImage
 
 // CropImage copies a region of an Image.

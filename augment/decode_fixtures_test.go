@@ -3,6 +3,7 @@ package augment
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -11,6 +12,8 @@ import (
 	"image/png"
 	"math"
 	"testing"
+
+	"golang.org/x/image/bmp"
 )
 
 // Decode fixtures are built in the tests, with libvips' savers (encodeRaw)
@@ -227,7 +230,100 @@ func decodeFixtures(t testing.TB) []fixture {
 		red.Pix[3*i] = 255
 	}
 	add("animated.gif", animatedGIF(t), red, 0, 0)
+	addGoFormats(t, add, rgb)
 	return fx
+}
+
+// addGoFormats adds the BMP and Netpbm fixtures (decoded in Go, not by
+// libvips): BMP written by golang.org/x/image/bmp (24-bit, 8-bit palette,
+// 32-bit with alpha), Netpbm written here in every variant.
+func addGoFormats(t testing.TB, add func(string, []byte, *Image, float64, int), rgb *Image) {
+	w, h := rgb.W, rgb.H
+	enc := func(m image.Image) []byte {
+		var b bytes.Buffer
+		if err := bmp.Encode(&b, m); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	opaque := image.NewRGBA(image.Rect(0, 0, w, h))
+	alpha := image.NewNRGBA(image.Rect(0, 0, w, h))
+	pal := image.NewPaletted(image.Rect(0, 0, w, h), palette.WebSafe)
+	palRGB := NewImage(w, h, 3)
+	for i := range w * h {
+		copy(opaque.Pix[4*i:], rgb.Pix[3*i:3*i+3])
+		opaque.Pix[4*i+3] = 255
+		copy(alpha.Pix[4*i:], rgb.Pix[3*i:3*i+3])
+		alpha.Pix[4*i+3] = uint8(i * 5)
+		pal.Pix[i] = uint8(i * 7 % len(palette.WebSafe))
+		r, g, b, _ := palette.WebSafe[pal.Pix[i]].RGBA()
+		palRGB.Pix[3*i], palRGB.Pix[3*i+1], palRGB.Pix[3*i+2] = uint8(r>>8), uint8(g>>8), uint8(b>>8)
+	}
+	add("rgb.bmp", enc(opaque), rgb, 0, 0)
+	add("alpha.bmp", enc(alpha), rgb, 0, 0)
+	add("paletted.bmp", enc(pal), palRGB, 0, 0)
+
+	grey := NewImage(w, h, 3)
+	for i := range w * h {
+		v := rgb.Pix[3*i+1]
+		grey.Pix[3*i], grey.Pix[3*i+1], grey.Pix[3*i+2] = v, v, v
+	}
+	scaled := func(im *Image, maxval int) *Image {
+		out := im.Clone()
+		for i, v := range im.Pix {
+			s := int(v) * maxval / 255
+			out.Pix[i] = uint8(math.RoundToEven(float64(s) / float64(maxval) * 255))
+		}
+		return out
+	}
+	var p6, p5, p3, p2, p6x16 bytes.Buffer
+	fmt.Fprintf(&p6, "P6\n# written by flowssl\n%d %d\n255\n", w, h)
+	p6.Write(rgb.Pix)
+	fmt.Fprintf(&p5, "P5 %d %d 255\n", w, h)
+	fmt.Fprintf(&p3, "P3\n%d %d\n# maxval\n15\n", w, h)
+	fmt.Fprintf(&p2, "P2 %d %d 255\n", w, h)
+	fmt.Fprintf(&p6x16, "P6 %d %d 1000\n", w, h)
+	for i := range w * h {
+		p5.WriteByte(grey.Pix[3*i])
+		fmt.Fprintf(&p2, "%d\n", grey.Pix[3*i])
+		for c := range 3 {
+			v := int(rgb.Pix[3*i+c])
+			fmt.Fprintf(&p3, "%d ", v*15/255)
+			p6x16.Write([]byte{byte(v * 1000 / 255 >> 8), byte(v * 1000 / 255)})
+		}
+	}
+	add("rgb.ppm", p6.Bytes(), rgb, 0, 0)
+	add("grey.pgm", p5.Bytes(), grey, 0, 0)
+	add("plain15.ppm", p3.Bytes(), scaled(rgb, 15), 0, 0)
+	add("plain.pgm", p2.Bytes(), grey, 0, 0)
+	add("rgb1000.ppm", p6x16.Bytes(), scaled(rgb, 1000), 0, 0)
+	// Bitmaps: 1 is black. P4 packs 8 pixels a byte, rows padded.
+	bits := NewImage(w, h, 3)
+	var p4, p1 bytes.Buffer
+	fmt.Fprintf(&p4, "P4\n%d %d\n", w, h)
+	fmt.Fprintf(&p1, "P1\n%d %d\n", w, h)
+	for y := range h {
+		var row byte
+		for x := range w {
+			black := rgb.Pix[3*(y*w+x)] < 128
+			v := uint8(255)
+			if black {
+				v = 0
+				row |= 0x80 >> (x % 8)
+				p1.WriteByte('1')
+			} else {
+				p1.WriteByte('0')
+			}
+			bits.Pix[3*(y*w+x)], bits.Pix[3*(y*w+x)+1], bits.Pix[3*(y*w+x)+2] = v, v, v
+			if x%8 == 7 || x == w-1 {
+				p4.WriteByte(row)
+				row = 0
+			}
+		}
+		p1.WriteByte('\n')
+	}
+	add("bitmap.pbm", p4.Bytes(), bits, 0, 0)
+	add("plain.pbm", p1.Bytes(), bits, 0, 0)
 }
 
 // diffStats returns the mean and max |a-b| over all samples.

@@ -7,9 +7,9 @@ import "fmt"
 // converts with Interp(3).
 type Interp int
 
-// Filters, mapped onto libvips kernels: nearest, linear (triangle), cubic
-// (Catmull-Rom, a = -0.5 like PIL) and lanczos3. Downscaling widens the
-// kernel by the scale factor, i.e. antialiases as PIL's resize does.
+// Filters, as PIL implements them (transform_resample.go): nearest,
+// bilinear (triangle), bicubic (a = -0.5) and lanczos3; reductions widen
+// the filter by the scale factor, i.e. antialias.
 const (
 	InterpNearest  Interp = 0
 	InterpLanczos  Interp = 1

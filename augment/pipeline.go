@@ -173,8 +173,9 @@ func (p *Pipeline) HasToTensor() bool { return p.hasTensor }
 // samples its box from Probe's size and DecodeCrop crops and resizes while
 // decoding (a first Resize or CenterCrop likewise); otherwise the file is
 // decoded whole and every op runs in Go. The two routes draw the same
-// random numbers and differ in pixels only by the resampler (libvips vs
-// PIL's, see decode_crop_test.go).
+// random numbers and give the same pixels, except where DecodeCrop uses
+// JPEG shrink-on-load (crops of 4× the output or more; see
+// decode_crop_test.go for that tolerance).
 func (p *Pipeline) Run(in Input, rng *rand.Rand) (Output, error) {
 	if !p.hasTensor {
 		return Output{}, fmt.Errorf("%s: pipeline has no ToTensor (use RunImage)", in.label())
@@ -306,6 +307,11 @@ func (p *Pipeline) run(in Input, rng *rand.Rand) (Output, error) {
 				return Output{}, err
 			}
 		}
+	}
+	if img != in.Image && second == nil {
+		// The image went into the tensor and nothing else refers to
+		// it: the ops return either their input or a new image.
+		releaseImage(img)
 	}
 	return out, nil
 }

@@ -8,7 +8,7 @@ import (
 // fastDecode runs a leading geometric step inside the decoder: the crop
 // box comes from Probe's size (the oriented size, which Decode would give),
 // drawn exactly as the Go op would draw it, and DecodeCrop decodes only
-// that region, resized by libvips. done is false when first is not such a
+// that region, resized with PIL's algorithm. done is false when first is not such a
 // step or the geometry needs padding, which only the Go op does.
 func fastDecode(buf []byte, first step, opt DecodeOptions, rng *rand.Rand) (img *Image, done bool, err error) {
 	if first.kind != stepImage {
@@ -49,20 +49,11 @@ func fastDecode(buf []byte, first step, opt DecodeOptions, rng *rand.Rand) (img 
 	return nil, false, nil
 }
 
-// decodeCropResize lets libvips resize only when it shrinks on both axes,
-// where its antialiasing kernels stay within a fraction of a level of
-// PIL's on average. libvips enlarges with a different pixel-centre
-// convention (mean |diff| about 8 levels against PIL at 2×), so a crop to
-// be enlarged is decoded at full resolution and resized by resizePIL.
+// decodeCropResize is DecodeCrop: it resamples with PIL's algorithm
+// whether the crop is enlarged or reduced, so the fast route gives the Go
+// route's pixels (except for JPEG shrink-on-load, see DecodeCrop).
 func decodeCropResize(buf []byte, x, y, cw, ch, outW, outH int, interp Interp, opt DecodeOptions) (*Image, error) {
-	if cw >= outW && ch >= outH {
-		return DecodeCrop(buf, x, y, cw, ch, outW, outH, interp, opt)
-	}
-	img, err := DecodeCrop(buf, x, y, cw, ch, cw, ch, interp, opt)
-	if err != nil {
-		return nil, err
-	}
-	return resizePIL(img, outW, outH, interp), nil
+	return DecodeCrop(buf, x, y, cw, ch, outW, outH, interp, opt)
 }
 
 func wrapStep(t Transform, err error) error {

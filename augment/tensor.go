@@ -75,15 +75,7 @@ func toTensor(im *Image, lut tensorLUT) *Tensor {
 	t := NewTensor(im.C, im.H, im.W)
 	n := im.W * im.H
 	if im.C == 3 {
-		r, g, b := t.Data[:n], t.Data[n:2*n], t.Data[2*n:]
-		l0, l1, l2 := &lut[0], &lut[1], &lut[2]
-		pix := im.Pix[:3*n]
-		for i := range n {
-			p := pix[3*i : 3*i+3 : 3*i+3]
-			r[i] = l0[p[0]]
-			g[i] = l1[p[1]]
-			b[i] = l2[p[2]]
-		}
+		toTensor3(im.Pix[:3*n], lut, t.Data[:n], t.Data[n:2*n], t.Data[2*n:])
 		return t
 	}
 	for ch := range im.C {

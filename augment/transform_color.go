@@ -48,13 +48,10 @@ func adjustBrightness(img *Image, f float64, owned bool) *Image {
 // adjustContrast is ImageEnhance.Contrast: blend with the grey level
 // int(mean(L) + 0.5), L the luma image.
 func adjustContrast(img *Image, f float64, owned bool) *Image {
-	var hist [256]int
+	var hist [256]uint32
 	n := img.W * img.H
 	if img.C == 3 {
-		p := img.Pix[:3*n]
-		for i := range n {
-			hist[luma(p[3*i], p[3*i+1], p[3*i+2])]++
-		}
+		lumaHist(img.Pix[:3*n], &hist)
 	} else {
 		for _, v := range img.Pix[:n] {
 			hist[v]++
@@ -62,13 +59,15 @@ func adjustContrast(img *Image, f float64, owned bool) *Image {
 	}
 	sum := 0.0
 	for v, c := range hist {
-		sum += float64(v * c)
+		sum += float64(v * int(c))
 	}
 	m := int(sum/float64(n) + 0.5)
 	return applyLUT(img, blendLUT(uint8(m), float32(f)), owned)
 }
 
-// adjustSaturation is ImageEnhance.Color: blend each pixel with its luma.
+// adjustSaturation is ImageEnhance.Color: blend each pixel with its luma,
+// v = g + float32(alpha·(s − g)) truncated (clipped when alpha is outside
+// [0, 1]).
 func adjustSaturation(img *Image, f float64, owned bool) *Image {
 	if img.C == 1 {
 		if owned {
@@ -80,29 +79,7 @@ func adjustSaturation(img *Image, f float64, owned bool) *Image {
 	if !owned {
 		dst = NewImage(img.W, img.H, 3)
 	}
-	alpha := float32(f)
-	n := img.W * img.H
-	sp, dp := img.Pix[:3*n], dst.Pix[:3*n]
-	inside := alpha >= 0 && alpha <= 1
-	for i := range n {
-		s := sp[3*i : 3*i+3 : 3*i+3]
-		d := dp[3*i : 3*i+3 : 3*i+3]
-		g := luma(s[0], s[1], s[2])
-		gf := float32(g)
-		for ch := range 3 {
-			v := gf + float32(alpha*float32(int(s[ch])-int(g)))
-			switch {
-			case inside:
-				d[ch] = uint8(v)
-			case v <= 0:
-				d[ch] = 0
-			case v >= 255:
-				d[ch] = 255
-			default:
-				d[ch] = uint8(v)
-			}
-		}
-	}
+	saturationBlend(dst.Pix, img.Pix, float32(f))
 	return dst
 }
 

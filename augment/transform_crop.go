@@ -96,7 +96,7 @@ func (t *RandomResizedCrop) Apply(img *Image, rng *rand.Rand) (*Image, error) {
 
 func (t *RandomResizedCrop) apply(img *Image, rng *rand.Rand, _ bool) (*Image, error) {
 	i, j, h, w := t.Box(img.W, img.H, rng)
-	return resizePIL(cropPIL(img, i, j, h, w), t.Width, t.Height, t.Interp), nil
+	return resizeCropPIL(img, i, j, h, w, t.Width, t.Height, t.Interp), nil
 }
 
 // CenterCrop is torchvision's: the centred Height×Width region (rounding

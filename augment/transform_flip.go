@@ -29,16 +29,3 @@ func (t *RandomHorizontalFlip) apply(img *Image, rng *rand.Rand, owned bool) (*I
 	hflipInPlace(img)
 	return img, nil
 }
-
-func hflipInPlace(im *Image) {
-	c := im.C
-	row := im.W * c
-	for y := range im.H {
-		r := im.Pix[y*row : (y+1)*row]
-		for l, rr := 0, im.W-1; l < rr; l, rr = l+1, rr-1 {
-			for ch := range c {
-				r[l*c+ch], r[rr*c+ch] = r[rr*c+ch], r[l*c+ch]
-			}
-		}
-	}
-}

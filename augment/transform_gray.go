@@ -11,23 +11,7 @@ func luma(r, g, b uint8) uint8 {
 // grayInto writes luma of the RGB image src into dst (either 1 or 3
 // channels; dst may be src).
 func grayInto(dst, src *Image) {
-	n := src.W * src.H
-	sp := src.Pix[:3*n]
-	if dst.C == 1 {
-		dp := dst.Pix[:n]
-		for i := range n {
-			p := sp[3*i : 3*i+3 : 3*i+3]
-			dp[i] = luma(p[0], p[1], p[2])
-		}
-		return
-	}
-	dp := dst.Pix[:3*n]
-	for i := range n {
-		p := sp[3*i : 3*i+3 : 3*i+3]
-		l := luma(p[0], p[1], p[2])
-		d := dp[3*i : 3*i+3 : 3*i+3]
-		d[0], d[1], d[2] = l, l, l
-	}
+	grayPixels(dst.Pix, src.Pix[:3*src.W*src.H], dst.C)
 }
 
 // RandomGrayscale converts to luma (replicated to 3 channels) with

@@ -3,7 +3,8 @@ package augment
 // adjustHue is torchvision's adjust_hue on PIL: convert to PIL's 8-bit
 // HSV, add uint8(f·255) to H with wrap-around (numpy's uint8 cast
 // truncates toward zero, then wraps), convert back. rgbToHSV and hsvToRGB
-// follow Pillow's Convert.c including its float/double mix.
+// follow Pillow's Convert.c including its float/double mix; fk_hue applies
+// them through tables built from them (hueTables).
 func adjustHue(img *Image, f float64, owned bool) *Image {
 	if img.C == 1 {
 		if owned {
@@ -16,14 +17,7 @@ func adjustHue(img *Image, f float64, owned bool) *Image {
 	if !owned {
 		dst = NewImage(img.W, img.H, 3)
 	}
-	n := img.W * img.H
-	sp, dp := img.Pix[:3*n], dst.Pix[:3*n]
-	for i := range n {
-		s := sp[3*i : 3*i+3 : 3*i+3]
-		d := dp[3*i : 3*i+3 : 3*i+3]
-		h, sat, v := rgbToHSV(s[0], s[1], s[2])
-		d[0], d[1], d[2] = hsvToRGB(h+delta, sat, v)
-	}
+	hueShift(dst.Pix, img.Pix, delta)
 	return dst
 }
 

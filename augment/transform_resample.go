@@ -126,93 +126,64 @@ func resizePIL(im *Image, outW, outH int, interp Interp) *Image {
 	if interp == InterpNearest {
 		return resizeNearestPIL(im, outW, outH)
 	}
+	return resizeBoxPIL(im, [4]float64{0, 0, float64(im.W), float64(im.H)}, outW, outH, interp)
+}
+
+// resizeBoxPIL is PIL's Image.resize(size, filter, box) for the
+// convolution filters: the region box (left, top, right, bottom, fractional
+// source coordinates) is resampled to outW×outH; the filter reads source
+// pixels around the box as far as the image extends.
+func resizeBoxPIL(im *Image, box [4]float64, outW, outH int, interp Interp) *Image {
+	return resizeView(viewOf(im), box, outW, outH, interp)
+}
+
+// resizeCropPIL is resizePIL(cropPIL(im, top, left, h, w), outW, outH,
+// interp), torchvision's crop-then-resize, without copying the crop out
+// when it lies inside the image.
+func resizeCropPIL(im *Image, top, left, h, w, outW, outH int, interp Interp) *Image {
+	if top < 0 || left < 0 || top+h > im.H || left+w > im.W || interp == InterpNearest || (outW == w && outH == h) {
+		return resizePIL(cropPIL(im, top, left, h, w), outW, outH, interp)
+	}
+	v := pixView{pix: im.Pix, off: (top*im.W + left) * im.C, w: w, h: h, c: im.C, stride: im.W * im.C}
+	return resizeView(v, [4]float64{0, 0, float64(w), float64(h)}, outW, outH, interp)
+}
+
+func resizeView(v pixView, box [4]float64, outW, outH int, interp Interp) *Image {
 	f := filterFor(interp)
-	needH, needV := outW != im.W, outH != im.H
-	kh, bh, ch := resampleCoeffs(im.W, 0, float64(im.W), outW, f)
-	kv, bv, cv := resampleCoeffs(im.H, 0, float64(im.H), outH, f)
+	needH := outW != v.w || box[0] != 0 || box[2] != float64(v.w)
+	needV := outH != v.h || box[1] != 0 || box[3] != float64(v.h)
+	if !needH && !needV {
+		out := NewImage(v.w, v.h, v.c)
+		for y := range v.h {
+			copy(out.Pix[y*v.w*v.c:(y+1)*v.w*v.c], v.pix[v.off+y*v.stride:])
+		}
+		return out
+	}
+	kh, bh, ch := resampleCoeffs(v.w, box[0], box[2], outW, f)
+	kv, bv, cv := resampleCoeffs(v.h, box[1], box[3], outH, f)
 	// Only the source rows the vertical pass reads go through the
 	// horizontal pass.
 	y0 := bv[0]
 	y1 := bv[2*outH-2] + bv[2*outH-1]
-	src := im
+	if !needV {
+		out := newPooledImage(outW, y1-y0, v.c)
+		resampleH(out, v, y0, kh, bh, ch)
+		return out
+	}
+	src := v
 	if needH {
 		for i := range outH {
 			bv[2*i] -= y0
 		}
-		tmp := NewImage(outW, y1-y0, im.C)
-		resampleH(tmp, im, y0, kh, bh, ch)
-		src = tmp
-	} else if y0 != 0 {
-		for i := range outH {
-			bv[2*i] -= y0
-		}
-		src = &Image{W: im.W, H: y1 - y0, C: im.C, Pix: im.Pix[y0*im.W*im.C : y1*im.W*im.C]}
+		buf := getBytes(outW * (y1 - y0) * v.c)
+		defer putBytes(buf)
+		tmp := &Image{W: outW, H: y1 - y0, C: v.c, Pix: *buf}
+		resampleH(tmp, v, y0, kh, bh, ch)
+		src = viewOf(tmp)
 	}
-	if !needV {
-		return src
-	}
-	out := NewImage(outW, outH, im.C)
+	out := newPooledImage(outW, outH, v.c)
 	resampleV(out, src, kv, bv, cv)
 	return out
-}
-
-func resampleH(out, in *Image, y0, ksize int, bounds []int, kk []int32) {
-	c := in.C
-	rowIn := in.W * c
-	rowOut := out.W * c
-	const half = int32(1) << (resamplePrecision - 1)
-	for y := range out.H {
-		src := in.Pix[(y+y0)*rowIn : (y+y0+1)*rowIn]
-		dst := out.Pix[y*rowOut : (y+1)*rowOut]
-		for xx := range out.W {
-			xmin, n := bounds[2*xx], bounds[2*xx+1]
-			k := kk[xx*ksize : xx*ksize+n]
-			s := src[xmin*c : (xmin+n)*c]
-			if c == 3 {
-				s0, s1, s2 := half, half, half
-				for x, w := range k {
-					p := s[3*x : 3*x+3 : 3*x+3]
-					s0 += int32(p[0]) * w
-					s1 += int32(p[1]) * w
-					s2 += int32(p[2]) * w
-				}
-				d := dst[3*xx : 3*xx+3 : 3*xx+3]
-				d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
-				continue
-			}
-			for ch := range c {
-				ss := half
-				for x, w := range k {
-					ss += int32(s[x*c+ch]) * w
-				}
-				dst[xx*c+ch] = clip8(ss)
-			}
-		}
-	}
-}
-
-func resampleV(out, in *Image, ksize int, bounds []int, kk []int32) {
-	row := in.W * in.C
-	const half = int32(1) << (resamplePrecision - 1)
-	acc := make([]int32, row)
-	for yy := range out.H {
-		ymin, n := bounds[2*yy], bounds[2*yy+1]
-		k := kk[yy*ksize : yy*ksize+n]
-		for i := range acc {
-			acc[i] = half
-		}
-		for y, w := range k {
-			src := in.Pix[(ymin+y)*row : (ymin+y+1)*row]
-			a := acc[:len(src)]
-			for i, v := range src {
-				a[i] += int32(v) * w
-			}
-		}
-		dst := out.Pix[yy*row : (yy+1)*row]
-		for i, v := range acc {
-			dst[i] = clip8(v)
-		}
-	}
 }
 
 // resizeNearestPIL is Pillow's NEAREST resize: an affine "scale" transform

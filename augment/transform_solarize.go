@@ -45,9 +45,6 @@ func applyLUT(img *Image, lut *[256]uint8, owned bool) *Image {
 	if !owned {
 		dst = &Image{W: img.W, H: img.H, C: img.C, Pix: make([]uint8, len(img.Pix))}
 	}
-	d := dst.Pix[:len(img.Pix)]
-	for i, v := range img.Pix {
-		d[i] = lut[v]
-	}
+	lutMap(dst.Pix, img.Pix, lut)
 	return dst
 }

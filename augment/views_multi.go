@@ -76,10 +76,15 @@ func (m *MultiView) NumViews() int { return len(m.order) }
 
 // Make implements ViewMaker.
 func (m *MultiView) Make(in Input, seed, epoch uint64, index int) (ViewSet, error) {
-	in, err := sharedInput(in, m.Pipelines, len(m.order))
+	shared, err := sharedInput(in, m.Pipelines, len(m.order))
 	if err != nil {
 		return ViewSet{}, err
 	}
+	if shared.Image != in.Image {
+		// Decoded here; pipelines copy what they keep.
+		defer releaseImage(shared.Image)
+	}
+	in = shared
 	vs := ViewSet{Views: make([]Tensor, len(m.order))}
 	for v, p := range m.order {
 		out, err := p.Run(in, NewRNG(seed, epoch, uint64(index), uint64(v)))

@@ -3,6 +3,7 @@ package augment
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -26,11 +27,17 @@ func tfEqualSets(a, b ViewSet) bool {
 
 // TestViewsDeterministic: a sample's views depend on (seed, epoch, index,
 // view) only — not on the goroutine, nor on the order samples are made in.
+// From JPEG bytes it also checks that recycled buffers (bufpool.go) are
+// never handed out while in use.
 func TestViewsDeterministic(t *testing.T) {
-	for name, src := range map[string]string{"mocov2": tfMoCoV2YAML, "odc": tfODCYAML, "relloc": tfRelLocYAML, "simmim": tfSimMIMYAML, "cae": tfCAEYAML} {
+	for name, src := range map[string]string{"mocov2": tfMoCoV2YAML, "mocov2 jpeg": tfMoCoV2YAML, "simclr jpeg": tfSimCLRYAML,
+		"odc": tfODCYAML, "relloc": tfRelLocYAML, "simmim": tfSimMIMYAML, "cae": tfCAEYAML} {
 		t.Run(name, func(t *testing.T) {
 			vm := tfViews(t, src)
 			in := Input{Image: tfImage(120, 90, 3)}
+			if strings.HasSuffix(name, "jpeg") {
+				in = Input{Bytes: tfJPEG(t, 260, 190)}
+			}
 			const n = 8
 			seq := make([]ViewSet, n)
 			for i := range n {

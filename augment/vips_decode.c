@@ -214,48 +214,15 @@ fail:
 	return -1;
 }
 
-/* fs_resize_to resizes to exactly ow x oh. vips_resize rounds the output
- * size from the scale, so a one-pixel difference is trimmed or edge-extended. */
-static int fs_resize_to(VipsImage *in, VipsImage **out, int ow, int oh, int kernel)
+/* fs_floor_div and fs_ceil_div divide non-negative a by s > 0. */
+static int fs_floor_div(int a, int s)
 {
-	VipsImage *r;
-	int ret;
-
-	if (in->Xsize == ow && in->Ysize == oh)
-		return vips_copy(in, out, NULL);
-	if (vips_resize(in, &r, (double) ow / in->Xsize, "vscale",
-		    (double) oh / in->Ysize, "kernel", kernel, NULL))
-		return -1;
-	if (r->Xsize == ow && r->Ysize == oh) {
-		*out = r;
-		return 0;
-	}
-	ret = vips_embed(r, out, 0, 0, ow, oh, "extend", VIPS_EXTEND_COPY, NULL);
-	g_object_unref(r);
-	return ret;
+	return a / s;
 }
 
-/* fs_shrink picks the JPEG shrink-on-load factor s in {1, 2, 4, 8}: the
- * largest with crop/output >= 2s on both axes. libjpeg's scaled IDCT is a
- * sharper low-pass than the antialiasing kernel of vips_resize, and the
- * crop edges snap to whole shrunk pixels; keeping at least a 2x reduction
- * after the shrink halves both effects compared with vips_thumbnail's
- * s <= crop/output (photographs, 224 px output: mean abs diff vs
- * Decode+crop+resize about 1 instead of 2.5, max about 40 instead of 100)
- * and loses little speed, since Huffman decoding, which no shrink avoids,
- * dominates a JPEG decode. */
-static int fs_shrink(const fs_params *p)
+static int fs_ceil_div(int a, int s)
 {
-	double r = fmin((double) p->cw / p->out_w, (double) p->ch / p->out_h);
-
-	return r >= 16 ? 8 : r >= 8 ? 4 : r >= 4 ? 2 : 1;
-}
-
-static int fs_round_clamp(double v, int lo, int hi)
-{
-	int i = (int) floor(v + 0.5);
-
-	return i < lo ? lo : i > hi ? hi : i;
+	return (a + s - 1) / s;
 }
 
 fs_decoder *fs_open(const void *buf, size_t len, const fs_params *p, fs_error *e)
@@ -296,8 +263,8 @@ fs_decoder *fs_open(const void *buf, size_t len, const fs_params *p, fs_error *e
 			g_object_unref(cur);
 			return NULL;
 		}
-		if (fs_is_jpeg(loader))
-			shrink = fs_shrink(p);
+		if (fs_is_jpeg(loader) && p->shrink > 1)
+			shrink = p->shrink;
 	}
 	/* Sequential access streams the decode in strips (less memory, no
 	 * full-image buffer), but rotations and vertical flips read the
@@ -315,20 +282,20 @@ fs_decoder *fs_open(const void *buf, size_t len, const fs_params *p, fs_error *e
 	if (orient > 1)
 		STEP(vips_autorot(cur, &nx, NULL));
 	if (p->crop) {
-		/* Crop in loaded coordinates: shrunk pixel i covers full
-		 * pixels [i*shrink, (i+1)*shrink). */
-		double s = 1.0 / shrink;
-		int x0 = fs_round_clamp(p->x * s, 0, cur->Xsize - 1);
-		int y0 = fs_round_clamp(p->y * s, 0, cur->Ysize - 1);
-		int x1 = fs_round_clamp((p->x + p->cw) * s, x0 + 1, cur->Xsize);
-		int y1 = fs_round_clamp((p->y + p->ch) * s, y0 + 1, cur->Ysize);
+		/* The loaded pixels that cover the crop: shrunk pixel i
+		 * covers full pixels [i*shrink, (i+1)*shrink). The caller
+		 * resamples the exact (fractional) box out of them. */
+		int x0 = VIPS_MIN(fs_floor_div(p->x, shrink), cur->Xsize - 1);
+		int y0 = VIPS_MIN(fs_floor_div(p->y, shrink), cur->Ysize - 1);
+		int x1 = VIPS_CLIP(x0 + 1, fs_ceil_div(p->x + p->cw, shrink), cur->Xsize);
+		int y1 = VIPS_CLIP(y0 + 1, fs_ceil_div(p->y + p->ch, shrink), cur->Ysize);
 
+		d->area_x = x0;
+		d->area_y = y0;
 		if (x0 != 0 || y0 != 0 || x1 != cur->Xsize || y1 != cur->Ysize)
 			STEP(vips_extract_area(cur, &nx, x0, y0, x1 - x0, y1 - y0, NULL));
 	}
 	STEP(fs_to_channels(cur, &nx, p->channels));
-	if (p->crop)
-		STEP(fs_resize_to(cur, &nx, p->out_w, p->out_h, p->kernel));
 	if (cur->BandFmt != VIPS_FORMAT_UCHAR || cur->Bands != p->channels) {
 		e->step = FS_STEP_PIPELINE;
 		snprintf(e->msg, sizeof(e->msg), "pipeline produced %d bands of format %d",
@@ -395,33 +362,6 @@ void fs_close(fs_decoder *d)
 	if (d->out)
 		g_object_unref(d->out);
 	g_free(d);
-}
-
-int fs_resize(const void *src, int w, int h, int bands, void *dst, int out_w,
-	int out_h, int kernel, fs_error *e)
-{
-	VipsImage *in = vips_image_new_from_memory(src, (size_t) w * h * bands,
-		w, h, bands, VIPS_FORMAT_UCHAR);
-	VipsImage *out = NULL;
-	fs_sink s = {(unsigned char *) dst, (size_t) out_w * bands, bands};
-
-	if (!in) {
-		fs_fail(e, FS_STEP_PIPELINE, "wrapping the pixels failed");
-		return -1;
-	}
-	if (fs_resize_to(in, &out, out_w, out_h, kernel)) {
-		g_object_unref(in);
-		fs_fail(e, FS_STEP_PIPELINE, "resize failed");
-		return -1;
-	}
-	g_object_unref(in);
-	if (vips_sink_disc(out, fs_sink_write, &s)) {
-		g_object_unref(out);
-		fs_fail(e, FS_STEP_PIXELS, "resize failed");
-		return -1;
-	}
-	g_object_unref(out);
-	return 0;
 }
 
 int fs_encode(const void *pix, int w, int h, int bands, int format, int interp,

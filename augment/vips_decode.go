@@ -25,18 +25,6 @@ var vipsSteps = map[C.int]string{
 	C.FS_STEP_PIXELS:   "pixels",
 }
 
-func vipsKernel(i Interp) C.int {
-	switch i {
-	case InterpNearest:
-		return C.VIPS_KERNEL_NEAREST
-	case InterpBilinear:
-		return C.VIPS_KERNEL_LINEAR
-	case InterpBicubic:
-		return C.VIPS_KERNEL_CUBIC
-	}
-	return C.VIPS_KERNEL_LANCZOS3
-}
-
 // vipsErr turns a per-call fs_error into a Go error. Only caller mistakes
 // (FS_STEP_ARGS) stay outside ErrBadImage.
 func vipsErr(buf []byte, e *C.fs_error) error {
@@ -71,20 +59,15 @@ func vipsProbe(buf []byte) (int, int, error) {
 }
 
 // vipsDecode runs the C pipeline: fs_open builds it lazily over buf, Go
-// allocates the output, fs_write streams the pixels into it.
-func vipsDecode(buf []byte, o DecodeOptions, c *cropSpec) (*Image, decodeStats, error) {
-	if len(buf) == 0 {
-		return nil, decodeStats{}, fmt.Errorf("%w: empty input", ErrBadImage)
-	}
-	if err := checkComplete(buf); err != nil {
-		return nil, decodeStats{}, err
-	}
-	p := C.fs_params{channels: C.int(o.Channels), max_pixels: C.int64_t(o.MaxPixels)}
-	if c != nil {
+// allocates the output, fs_write streams the pixels into it. With r, the
+// output is the part of the (shrunk, oriented) image that covers r's crop,
+// and st.areaX, st.areaY say where it starts.
+func vipsDecode(buf []byte, o DecodeOptions, r *region) (*Image, decodeStats, error) {
+	p := C.fs_params{channels: C.int(o.Channels), max_pixels: C.int64_t(o.MaxPixels), shrink: 1}
+	if r != nil {
 		p.crop = 1
-		p.x, p.y, p.cw, p.ch = C.int(c.x), C.int(c.y), C.int(c.cw), C.int(c.ch)
-		p.out_w, p.out_h = C.int(c.outW), C.int(c.outH)
-		p.kernel = vipsKernel(c.interp)
+		p.x, p.y, p.cw, p.ch = C.int(r.x), C.int(r.y), C.int(r.cw), C.int(r.ch)
+		p.shrink = C.int(r.shrink)
 	}
 	// libvips reads buf lazily from fs_open until fs_close, i.e. across
 	// cgo calls, which cgo allows only for pinned memory.
@@ -97,31 +80,11 @@ func vipsDecode(buf []byte, o DecodeOptions, c *cropSpec) (*Image, decodeStats, 
 		return nil, decodeStats{}, vipsErr(buf, &e)
 	}
 	defer C.fs_close(d)
-	st := decodeStats{shrink: int(d.shrink), loadW: int(d.load_width), loadH: int(d.load_height)}
+	st := decodeStats{shrink: int(d.shrink), loadW: int(d.load_width), loadH: int(d.load_height),
+		areaX: int(d.area_x), areaY: int(d.area_y)}
 	im := NewImage(int(d.width), int(d.height), int(d.bands))
 	if C.fs_write(d, unsafe.Pointer(&im.Pix[0]), C.size_t(len(im.Pix)), &e) != 0 {
 		return nil, st, vipsErr(buf, &e)
 	}
 	return im, st, nil
-}
-
-// resizeImage resizes im the way DecodeCrop ends (vips_resize, or
-// resizeNearest); it is the reference for DecodeCrop's parity test.
-func resizeImage(im *Image, outW, outH int, interp Interp) (*Image, error) {
-	if err := im.Validate(); err != nil {
-		return nil, err
-	}
-	if outW < 1 || outH < 1 || !interp.valid() {
-		return nil, fmt.Errorf("augment: resize to %dx%d with %v: bad arguments", outW, outH, interp)
-	}
-	if interp == InterpNearest {
-		return resizeNearest(im, outW, outH), nil
-	}
-	out := NewImage(outW, outH, im.C)
-	var e C.fs_error
-	if C.fs_resize(unsafe.Pointer(&im.Pix[0]), C.int(im.W), C.int(im.H), C.int(im.C),
-		unsafe.Pointer(&out.Pix[0]), C.int(outW), C.int(outH), vipsKernel(interp), &e) != 0 {
-		return nil, fmt.Errorf("augment: resize: %s", strings.TrimSpace(C.GoString(&e.msg[0])))
-	}
-	return out, nil
 }

@@ -1,6 +1,7 @@
 /* vips_decode.h: the small libvips pipeline behind augment.Decode and
- * augment.DecodeCrop (load -> autorot -> crop -> to 8-bit RGB/grey -> resize ->
- * raw pixels). Every failure is reported through an fs_error owned by the
+ * augment.DecodeCrop for the files jpeg_decode.c leaves to it (load ->
+ * autorot -> crop -> to 8-bit RGB/grey -> raw pixels; resampling is done in
+ * Go, PIL's way). Every failure is reported through an fs_error owned by the
  * caller, so concurrent decodes never share error state except for libvips'
  * global message buffer (copied and cleared at the failing call). */
 #ifndef FLOWSSL_VIPS_DECODE_H
@@ -29,10 +30,9 @@ typedef struct {
 typedef struct {
 	int channels;       /* 1 or 3 */
 	int64_t max_pixels; /* > 0 */
-	int crop;           /* 0: whole image, x..out_h ignored */
+	int crop;           /* 0: whole image, x..shrink ignored */
 	int x, y, cw, ch;   /* oriented, full-resolution coordinates */
-	int out_w, out_h;
-	int kernel; /* VipsKernel */
+	int shrink;         /* JPEG shrink-on-load factor (1, 2, 4, 8) */
 } fs_params;
 
 typedef struct {
@@ -40,6 +40,8 @@ typedef struct {
 	int width, height, bands;
 	int shrink;                  /* JPEG shrink-on-load factor used (1: none) */
 	int load_width, load_height; /* as the loader produced it, before autorot */
+	int area_x, area_y;          /* top-left of the output in the loaded,
+					oriented image */
 } fs_decoder;
 
 void fs_init(void);
@@ -47,11 +49,6 @@ int fs_probe(const void *buf, size_t len, int *w, int *h, fs_error *e);
 fs_decoder *fs_open(const void *buf, size_t len, const fs_params *p, fs_error *e);
 int fs_write(fs_decoder *d, void *dst, size_t len, fs_error *e);
 void fs_close(fs_decoder *d);
-
-/* fs_resize resizes a packed uchar w*h*bands buffer with the same vips_resize
- * call DecodeCrop uses. */
-int fs_resize(const void *src, int w, int h, int bands, void *dst, int out_w,
-	int out_h, int kernel, fs_error *e);
 
 /* fs_encode saves packed pixels (format: VipsBandFormat, interp:
  * VipsInterpretation) with a saver chosen by suffix, e.g. ".jpg[Q=90]".

@@ -1,7 +1,8 @@
 """PyTorch baseline for `flowssl bench augment`: the same pipeline with
 torchvision 0.14 + PIL in a DataLoader with the same number of workers,
 over the same folder of JPEGs. Prints images_per_s (source images per
-second, all views done), like flowssl.
+second, all views done) and images_per_cpu_s (per second of CPU time used
+by the main process and the DataLoader workers together), like flowssl.
 
 usage: /usr/bin/python3 bench/augment_baseline.py --data DIR --pipeline mocov2|simclr|swav --workers N [--seconds S]
 """
@@ -73,6 +74,25 @@ class Views(Dataset):
         return [p(img) for p in self.pipes]
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds used so far by the processes pids (/proc)."""
+    tick = os.sysconf('SC_CLK_TCK')
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def loader_pids(dl):
+    it = getattr(dl, '_iterator', None)
+    return [os.getpid()] + [w.pid for w in getattr(it, '_workers', [])]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', required=True)
@@ -87,17 +107,19 @@ def main():
         ds.pipes = []
     dl = DataLoader(ds, batch_size=32, shuffle=True, num_workers=a.workers, drop_last=False,
                     persistent_workers=a.workers > 0)
-    n, t0 = 0, None
+    n, t0, c0 = 0, None, None
     while True:
         for batch in dl:
             if t0 is None:  # skip the worker start-up and first batch
                 t0 = time.perf_counter()
+                c0 = cpu_seconds(loader_pids(dl))
                 continue
             n += (batch[0] if isinstance(batch, list) else batch).shape[0]
             if time.perf_counter() - t0 >= a.seconds:
                 dt = time.perf_counter() - t0
-                print(f'images_per_s={n / dt:.1f} pipeline={a.pipeline} workers={a.workers} '
-                      f'torch={torch.__version__} decode_only={a.decode_only}')
+                dc = cpu_seconds(loader_pids(dl)) - c0
+                print(f'images_per_s={n / dt:.1f} images_per_cpu_s={n / dc:.1f} pipeline={a.pipeline} '
+                      f'workers={a.workers} torch={torch.__version__} decode_only={a.decode_only}')
                 return
 
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,9 +39,11 @@ func benchCmd() *cobra.Command {
 		Use:   "augment",
 		Short: "Source images per second through decode and a pipeline's views (images_per_s=X)",
 		Long: "bench augment decodes and augments the JPEGs under --data with --workers goroutines for --seconds\n" +
-			"and prints images_per_s (all views of an image done). --generate N first writes N ImageNet-like\n" +
-			"JPEGs into --data; --baseline also runs bench/augment_baseline.py (torchvision + PIL + DataLoader,\n" +
-			"same pipeline and workers) with /usr/bin/python3 and prints the ratio.",
+			"and prints images_per_s (all views of an image done) and images_per_cpu_s (per second of CPU time\n" +
+			"used by the process, which on a shared machine varies less than wall time). --generate N first\n" +
+			"writes N ImageNet-like JPEGs into --data; --baseline also runs bench/augment_baseline.py\n" +
+			"(torchvision + PIL + DataLoader, same pipeline and workers) with /usr/bin/python3 and prints\n" +
+			"both ratios.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -51,15 +54,20 @@ func benchCmd() *cobra.Command {
 					return err
 				}
 			}
-			rate, err := benchAugment(dir, pipe, workers, seconds, decodeOnly)
+			rate, cpuRate, err := benchAugment(dir, pipe, workers, seconds, decodeOnly)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "images_per_s=%.1f pipeline=%s workers=%d decode_only=%v\n", rate, pipe, workers, decodeOnly)
+			fmt.Fprintf(cmd.OutOrStdout(), "images_per_s=%.1f images_per_cpu_s=%.1f pipeline=%s workers=%d decode_only=%v\n",
+				rate, cpuRate, pipe, workers, decodeOnly)
 			if !baseline {
 				return nil
 			}
-			args := []string{filepath.Join("bench", "augment_baseline.py"), "--data", dir, "--pipeline", pipe,
+			script, err := baselineScript()
+			if err != nil {
+				return err
+			}
+			args := []string{script, "--data", dir, "--pipeline", pipe,
 				"--workers", fmt.Sprint(workers), "--seconds", fmt.Sprint(seconds)}
 			if decodeOnly {
 				args = append(args, "--decode-only")
@@ -70,11 +78,11 @@ func benchCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("baseline: %w", err)
 			}
-			var base float64
-			if _, err := fmt.Sscanf(string(out), "images_per_s=%f", &base); err != nil {
+			var base, baseCPU float64
+			if _, err := fmt.Sscanf(string(out), "images_per_s=%f images_per_cpu_s=%f", &base, &baseCPU); err != nil {
 				return fmt.Errorf("baseline printed %q", out)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%sratio=%.2f\n", out, rate/base)
+			fmt.Fprintf(cmd.OutOrStdout(), "%sratio=%.2f cpu_ratio=%.2f\n", out, rate/base, cpuRate/baseCPU)
 			return nil
 		},
 	}
@@ -90,27 +98,68 @@ func benchCmd() *cobra.Command {
 	return c
 }
 
-func benchAugment(dir, pipe string, workers int, seconds float64, decodeOnly bool) (float64, error) {
+// baselineScript finds bench/augment_baseline.py in the working directory
+// or one of its parents (go test runs in the package folder), or beside the
+// executable's folder (bin/flowssl).
+func baselineScript() (string, error) {
+	rel := filepath.Join("bench", "augment_baseline.py")
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(filepath.Dir(exe)))
+	}
+	for _, d := range dirs {
+		if p := filepath.Join(d, rel); fileExists(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("--baseline: %s not found in the working directory, its parents or beside the executable", rel)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// processCPU returns the CPU time (user + system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchAugment returns source images per second of wall time and per
+// second of the process's CPU time.
+func benchAugment(dir, pipe string, workers int, seconds float64, decodeOnly bool) (float64, float64, error) {
 	name, ok := benchPipelines[pipe]
 	if !ok {
-		return 0, fmt.Errorf("--pipeline %q: want mocov2, simclr or swav", pipe)
+		return 0, 0, fmt.Errorf("--pipeline %q: want mocov2, simclr or swav", pipe)
 	}
 	cfg, err := configs.Load(name, configs.LoadOptions{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	dv, err := tree.Lookup(cfg.Tree, "data.train")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	ds := tree.ToPlain(dv).(map[string]any)
 	src, err := data.NewImageNet(data.ImageNetConfig{DataPrefix: dir})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	vb, err := augment.BuildViews(ds)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// Read the files once so the measurement is decode + augment, not disk.
 	n := src.Len()
@@ -118,7 +167,7 @@ func benchAugment(dir, pipe string, workers int, seconds float64, decodeOnly boo
 	for i := range bufs {
 		s, err := src.Get(i)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		bufs[i] = s.Bytes
 	}
@@ -161,19 +210,21 @@ func benchAugment(dir, pipe string, workers int, seconds float64, decodeOnly boo
 	case err := <-errc:
 		close(stop)
 		wg.Wait()
-		return 0, err
+		return 0, 0, err
 	}
 	t0 = time.Now()
+	c0 := processCPU()
 	start := done.Load()
 	time.Sleep(time.Duration(seconds * float64(time.Second)))
 	end := done.Load()
 	dt := time.Since(t0).Seconds()
+	dc := (processCPU() - c0).Seconds()
 	close(stop)
 	wg.Wait()
 	select {
 	case err := <-errc:
-		return 0, err
+		return 0, 0, err
 	default:
 	}
-	return float64(end-start) / dt, nil
+	return float64(end-start) / dt, float64(end-start) / dc, nil
 }
