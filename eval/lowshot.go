@@ -50,12 +50,14 @@ func LowShotSVM(train, test Features, ks []int, samples int, opts SVMOptions) ([
 		}
 	}
 	type job struct{ s, ki, c int }
-	// ap[ki][s][cost] sums AP over classes.
-	ap := make([][][]float64, len(ks))
+	// perClass[ki][s][c] is class c's test AP per cost; summed over classes
+	// in class order afterwards, so the result does not depend on which
+	// worker finished first.
+	perClass := make([][][][]float64, len(ks))
 	for ki := range ks {
-		ap[ki] = make([][]float64, samples)
-		for s := range ap[ki] {
-			ap[ki][s] = make([]float64, len(opts.Costs))
+		perClass[ki] = make([][][]float64, samples)
+		for s := range perClass[ki] {
+			perClass[ki][s] = make([][]float64, classes)
 		}
 	}
 	var mu sync.Mutex
@@ -72,10 +74,11 @@ func LowShotSVM(train, test Features, ks []int, samples int, opts SVMOptions) ([
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				for i, v := range vals {
-					ap[j.ki][j.s][i] += v
-				}
+				perClass[j.ki][j.s][j.c] = vals
 				mu.Unlock()
+				if opts.Progress != nil {
+					opts.Progress()
+				}
 			}
 		}()
 	}
@@ -90,6 +93,19 @@ func LowShotSVM(train, test Features, ks []int, samples int, opts SVMOptions) ([
 	wg.Wait()
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	// ap[ki][s][cost] sums AP over classes.
+	ap := make([][][]float64, len(ks))
+	for ki := range ks {
+		ap[ki] = make([][]float64, samples)
+		for s := range ap[ki] {
+			ap[ki][s] = make([]float64, len(opts.Costs))
+			for _, vals := range perClass[ki][s] {
+				for i, v := range vals {
+					ap[ki][s][i] += v
+				}
+			}
+		}
 	}
 	out := make([]LowShotResult, len(ks))
 	for ki, k := range ks {

@@ -14,6 +14,9 @@ type SVMOptions struct {
 	Workers int // parallel fits; default 1
 	// Params builds the solver settings for one cost; default DefaultSVMParams.
 	Params func(c float64) SVMParams
+	// Progress, when set, is called (from any worker) after each finished
+	// one-vs-rest class (SVMEvaluate) or low-shot (sample, k, class) job.
+	Progress func()
 }
 
 func (o *SVMOptions) defaults() {
@@ -83,6 +86,9 @@ func SVMEvaluate(train, test Features, opts SVMOptions) (*SVMReport, error) {
 				rep.Classes[c] = res
 				decisions[c] = dec
 				mu.Unlock()
+				if opts.Progress != nil {
+					opts.Progress()
+				}
 			}
 		}()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,14 +70,29 @@ func runExtract(ctx context.Context, cfg, dsCfg *configs.Config, splits []string
 		return nil, err
 	}
 	var paths []string
+	type entry struct {
+		Split    string `json:"split"`
+		Layer    string `json:"layer"`
+		Path     string `json:"path"`
+		Samples  int    `json:"samples"`
+		Dim      int    `json:"dim"`
+		PoolType string `json:"pool_type"`
+	}
+	var summary []entry
 	for _, split := range splits {
 		for i, s := range stages {
 			p := layerFileName(workDir, split, s)
-			if err := eval.WriteFeaturesNPY(p, feats[split][i]); err != nil {
+			f := feats[split][i]
+			if err := eval.WriteFeaturesNPY(p, f); err != nil {
 				return paths, err
 			}
 			paths = append(paths, p)
+			summary = append(summary, entry{Split: split, Layer: fmt.Sprintf("feat%d", s+1), Path: p, Samples: f.N, Dim: f.D, PoolType: o.PoolType})
 		}
 	}
-	return paths, nil
+	b, err := json.MarshalIndent(map[string]any{"checkpoint": o.Checkpoint, "features": summary}, "", "  ")
+	if err != nil {
+		return paths, err
+	}
+	return paths, os.WriteFile(filepath.Join(workDir, "features", "extract.json"), append(b, '\n'), 0o644)
 }

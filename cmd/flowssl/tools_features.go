@@ -13,6 +13,7 @@ import (
 	"github.com/flowssl/flowssl/configs"
 	"github.com/flowssl/flowssl/data"
 	"github.com/flowssl/flowssl/eval"
+	"github.com/flowssl/flowssl/internal/progress"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -23,6 +24,8 @@ type layerOptions struct {
 	Layers                       []string // feat1..feat5
 	Batch, Workers               int
 	Seed                         int64
+	// MaxClass > 0 keeps only samples labelled below it (t-SNE's --max-num-class).
+	MaxClass int
 }
 
 // parseLayers maps "feat1".."feat5" (or "0".."4") to stages 0..4.
@@ -108,8 +111,12 @@ func extractLayers(ctx context.Context, cfg, dsCfg *configs.Config, splits []str
 	}
 	order = ascendingUnique(stages)
 	dims := make([]int, len(order))
+	var bar *progress.Bar // the current split's
 	feature := func(x *ts.Tensor) (*ts.Tensor, error) {
 		var out *ts.Tensor
+		if sz, err := x.Size(); err == nil {
+			defer bar.Add(int(sz[0]))
+		}
 		err := model.WithoutGrad(func() error {
 			feats, err := bb.Forward(x, false)
 			if err != nil {
@@ -149,12 +156,22 @@ func extractLayers(ctx context.Context, cfg, dsCfg *configs.Config, splits []str
 		if err != nil {
 			return nil, nil, fmt.Errorf("data.%s.data_source: %w", split, err)
 		}
+		if o.MaxClass > 0 {
+			if src, err = newSubset(src, belowClass(src, o.MaxClass)); err != nil {
+				return nil, nil, err
+			}
+			if src.Len() == 0 {
+				return nil, nil, fmt.Errorf("data.%s: no sample has a label below %d", split, o.MaxClass)
+			}
+		}
+		bar = progress.New("extract data."+split, src.Len())
 		aug, err := buildViews(ds, uint64(o.Seed))
 		if err != nil {
 			return nil, nil, fmt.Errorf("data.%s: %w", split, err)
 		}
 		all, err := actors.Extract(ctx, actors.ExtractOptions{Source: src, Augmenter: aug, Features: feature, Pinned: p,
 			Device: dev, BatchSize: max(1, o.Batch), Workers: max(1, o.Workers)})
+		bar.Finish()
 		if err != nil {
 			return nil, nil, fmt.Errorf("extract data.%s: %w", split, err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/flowssl/flowssl/data"
 	"github.com/flowssl/flowssl/eval"
 	"github.com/flowssl/flowssl/internal/logx"
+	"github.com/flowssl/flowssl/internal/progress"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -37,6 +38,8 @@ type linearOptions struct {
 	Deterministic                       bool
 	Workers, Threads, EvalBatch         int
 	Logger                              zerolog.Logger
+	// Extra overrides apply after Opts (semi's label-subset data source).
+	Extra []configs.Override
 }
 
 // linearResult is what linear writes as JSON.
@@ -129,6 +132,7 @@ func loadLinearConfig(o linearOptions) (*configs.Config, error) {
 		ov = append(ov, configs.Override{Key: "model.backbone.init_cfg.type", Value: "Pretrained"},
 			configs.Override{Key: "model.backbone.init_cfg.checkpoint", Value: abs})
 	}
+	ov = append(ov, o.Extra...)
 	cfg, err := configs.Load(o.Config, configs.LoadOptions{Overrides: ov})
 	if err != nil {
 		return nil, err
@@ -267,7 +271,12 @@ func evaluateClassification(ctx context.Context, cfg *configs.Config, ckptPath s
 		return nil, 0, fmt.Errorf("data.val: %w", err)
 	}
 	heads := cls.HeadNames()
+	bar := progress.New("evaluate data.val", src.Len())
+	defer bar.Finish()
 	logits := func(x *ts.Tensor) (*ts.Tensor, error) {
+		if sz, err := x.Size(); err == nil {
+			defer bar.Add(int(sz[0]))
+		}
 		names, scores, err := cls.Logits(x)
 		if err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowssl/flowssl/eval"
+	"github.com/flowssl/flowssl/internal/progress"
 )
 
 func init() { extraCommands = append(extraCommands, svmCmd) }
@@ -101,11 +102,23 @@ func runSVM(ctx context.Context, o svmOptions) ([]svmLayerResult, error) {
 	for i, s := range stages {
 		r := svmLayerResult{Layer: fmt.Sprintf("feat%d", s+1)}
 		tr, te := feats["train"][i], feats["val"][i]
+		classes := 0
+		for _, l := range append(append([]int(nil), tr.Labels...), te.Labels...) {
+			classes = max(classes, l+1)
+		}
+		jobs := classes
 		if o.LowShot {
-			if r.LowShot, err = eval.LowShotSVM(tr, te, o.Ks, o.Samples, opts); err != nil {
-				return nil, fmt.Errorf("%s: %w", r.Layer, err)
-			}
-		} else if r.Full, err = eval.SVMEvaluate(tr, te, opts); err != nil {
+			jobs *= len(o.Ks) * o.Samples
+		}
+		bar := progress.New("SVM "+r.Layer, jobs)
+		opts.Progress = func() { bar.Add(1) }
+		if o.LowShot {
+			r.LowShot, err = eval.LowShotSVM(tr, te, o.Ks, o.Samples, opts)
+		} else {
+			r.Full, err = eval.SVMEvaluate(tr, te, opts)
+		}
+		bar.Finish()
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Layer, err)
 		}
 		out = append(out, r)

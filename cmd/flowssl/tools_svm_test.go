@@ -82,6 +82,9 @@ for p in sys.argv[1:]:
 	if got := strings.TrimSpace(string(out)); got != strings.Join(want, "\n") {
 		t.Fatalf("numpy read\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
+	if b, err := os.ReadFile(filepath.Join(wd, "features", "extract.json")); err != nil || !strings.Contains(string(b), `"dim": 2304`) {
+		t.Fatalf("extract.json: %v\n%s", err, b)
+	}
 	if _, err := parseLayers([]string{"feat6"}); err == nil {
 		t.Fatal("feat6 accepted")
 	}
