@@ -7,6 +7,10 @@ BIN := bin
 # empty means Debian's libtorch-dev. FLOWSSL_FLAVOUR=cpu|cuda|auto.
 export LIBTORCH
 export FLOWSSL_FLAVOUR
+# FLOWSSL_LINK=cgo (default: gotch's C++ layer compiled into each binary) or shared (binaries
+# link build/libtch/<libtorch version>-<flavour>/libflowssl_tch.so, built by `make libtch`).
+export FLOWSSL_LINK
+LIBTCH_ROOT ?= build/libtch
 # libtorch's OpenMP pool and flowssl's augment workers share the cores; flowssl sets the split itself.
 export OMP_NUM_THREADS ?= 1
 # glibc keeps one arena per thread that touched malloc; with many decode threads freed memory stays mapped.
@@ -15,7 +19,7 @@ export MALLOC_ARENA_MAX ?= 2
 APT_PKGS := libtorch-dev libvips-dev pkg-config g++ python3-torch python3-torchvision python3-numpy dataset-fashion-mnist python3-sklearn
 BENCH_PKGS := mate-backgrounds
 
-.PHONY: setup setup-bench deps build test demo bench e2e lint clean
+.PHONY: setup setup-bench deps build test demo bench e2e lint clean libtch gpu-bundle gpu-check-cpu
 
 setup:
 	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -51,12 +55,24 @@ bench: setup-bench deps build
 	./scripts/bench.sh
 
 e2e: setup deps build
-	FLOWSSL_E2E=1 $(GO) test -timeout 60m -run E2E ./...
+	FLOWSSL_E2E=1 $(GO) test -timeout 150m -run E2E ./...
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd tools/gotchprep && $(GO) vet ./...
 
+# gotch's C++ layer + flowssl's shim as a shared library for the libtorch LIBTORCH names.
+libtch: $(BIN)/gotchprep
+	@./$(BIN)/gotchprep -lib -libroot $(LIBTCH_ROOT)
+
+# Shared-mode flowssl and CUDA test binaries plus what builds the library there, for scripts/gpu-check.sh.
+gpu-bundle: setup
+	./scripts/gpu-bundle.sh build/gpu-bundle
+
+# scripts/gpu-check.sh's plumbing on this CPU-only machine (Debian's libtorch, tiny sizes).
+gpu-check-cpu: gpu-bundle
+	FLOWSSL_GPU_CHECK_CPU=1 ./scripts/gpu-check.sh work_dirs/gpu-check-cpu
+
 clean:
-	rm -rf $(BIN) .deps
+	rm -rf $(BIN) .deps build

@@ -138,6 +138,9 @@ func stack(vs []*Views) (*Batch, error) {
 			bv.Data = append(bv.Data, x.Data...)
 			bv.N++
 		}
+		if err := stackExtras(out, v); err != nil {
+			return nil, err
+		}
 		for i, l := range v.ViewLabels {
 			if i < len(out.ViewLabels) {
 				out.ViewLabels[i] = append(out.ViewLabels[i], l)

@@ -29,10 +29,19 @@ type Views struct {
 	Skipped                  bool
 }
 
-// View is one CHW float32 image.
+// View is one CHW float32 image, with what a masked-image-modeling
+// pipeline attaches to it.
 type View struct {
 	C, H, W int
 	Data    []float32
+	Mask    *Mask // SimMIM/BEiT patch mask of this view; nil if none
+	Second  *View // CAE's tokenizer-size image of the same crop; nil if none
+}
+
+// Mask is one H×W grid of 0/1 bytes (1 = masked), row-major.
+type Mask struct {
+	H, W int
+	Data []uint8
 }
 
 // Credit lets the Batcher send N more batches (Trainer → Batcher).
@@ -45,8 +54,17 @@ type Batch struct {
 	LastInEpoch             bool
 	Indices, Labels         []int
 	Views                   []BatchView
-	ViewLabels              [][]int64 // [view position][sample], nil if none
-	Skipped                 int       // samples of this batch dropped as bad images
+	ViewLabels              [][]int64   // [view position][sample], nil if none
+	Masks                   []BatchMask // [view position], nil if the views carry none
+	Seconds                 []BatchView // [view position] CAE's second images, nil if none
+	Skipped                 int         // samples of this batch dropped as bad images
+}
+
+// BatchMask is the N×H×W stack of one view position's masks, sample-major
+// in the batch's Indices order.
+type BatchMask struct {
+	N, H, W int
+	Data    []uint8
 }
 
 // BatchView is the stack of one view position.

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 
 	ls, as, bs, ts := o.Metrics.Stage("loader", 1), o.Metrics.Stage("augment", o.Workers), o.Metrics.Stage("batcher", 1), o.Metrics.Stage("trainer", 1)
 	root := sys.Root
-	ld := &loader{src: o.Source, sampler: o.Sampler, maxEpochs: maxEpochs, stage: ls,
+	ld := &loader{src: o.Source, sampler: o.Sampler, maxEpochs: maxEpochs, stage: ls, fail: finish,
 		epoch: o.StartEpoch, pos: startIterInEpoch * o.Sampler.BatchSize}
 	loaderPID := root.Spawn(props(ls, func() actor.Actor { return ld }))
 	bt := &batcher{loader: loaderPID, sampler: o.Sampler, prefetch: o.Prefetch, maxEpochs: maxEpochs, stage: bs, fail: finish,

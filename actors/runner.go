@@ -53,6 +53,11 @@ type Runner struct {
 	// Extensions are the algorithm's machinery beside the step; their
 	// state goes into checkpoints.
 	Extensions []Extension
+	// AllReduce, when set (multi-node runs), averages the parameters'
+	// gradients over the ranks between backward and the optimizer step.
+	AllReduce func(params []model.Param) error
+	// AMP is the mixed precision set by ConfigureAMP (zero: fp32).
+	AMP AMP
 
 	hooks     Hooks
 	state     RunState
@@ -162,7 +167,7 @@ func (r *Runner) step(b *Batch) error {
 		return err
 	}
 	defer drop()
-	losses, err := r.Algorithm.TrainStep(in)
+	losses, err := r.trainStep(in)
 	if err != nil {
 		return fmt.Errorf("epoch %d iter %d: %w", b.Epoch, b.GlobalIter, err)
 	}
@@ -196,8 +201,8 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 			return nil, err
 		}
 		owned = append(owned, t)
-		if r.Device != gotch.CPU {
-			d, err := t.To(r.Device, false)
+		if r.Device != gotch.CPU || r.AMP.ChannelsLast {
+			d, err := r.toDevice(t)
 			if err != nil {
 				return nil, err
 			}
@@ -222,6 +227,30 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 			return nil, nil, fmt.Errorf("view labels %d: %w", i, err)
 		}
 		in.ViewLabels = append(in.ViewLabels, t)
+	}
+	for i, m := range b.Masks {
+		if m.N == 0 { // this view position carries no mask
+			in.Masks = append(in.Masks, nil)
+			continue
+		}
+		t, err := put(ts.NewTensorFromData(m.Data, []int64{int64(m.N), int64(m.H), int64(m.W)}))
+		if err != nil {
+			drop()
+			return nil, nil, fmt.Errorf("masks %d: %w", i, err)
+		}
+		in.Masks = append(in.Masks, t)
+	}
+	for i, v := range b.Seconds {
+		if v.N == 0 {
+			in.Seconds = append(in.Seconds, nil)
+			continue
+		}
+		t, err := put(ts.NewTensorFromData(v.Data, []int64{int64(v.N), int64(v.C), int64(v.H), int64(v.W)}))
+		if err != nil {
+			drop()
+			return nil, nil, fmt.Errorf("second images %d: %w", i, err)
+		}
+		in.Seconds = append(in.Seconds, t)
 	}
 	labels := make([]int64, len(b.Labels))
 	for i, l := range b.Labels {
@@ -334,6 +363,9 @@ func (r *Runner) Restore(ck *checkpoint.Checkpoint) (epoch, iter int, err error)
 				return fmt.Errorf("optimizer state: %w", err)
 			}
 		}
+		if err := r.restoreAMP(ck.Meta); err != nil {
+			return err
+		}
 		return loadExtensions(r.Extensions, ck)
 	})
 	if err != nil {
@@ -399,15 +431,20 @@ func (h *optimizerHook) AfterTrainIter(s *RunState) error {
 		defer scaled.MustDrop()
 		total = scaled
 	}
-	if err := total.Backward(); err != nil {
+	if err := r.scaledBackward(total); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
 	if (s.Iter+1)%r.UpdateInterval != 0 && s.Iter+1 != s.MaxIters {
 		return nil
 	}
+	if r.AllReduce != nil {
+		if err := r.AllReduce(r.Optimizer.Params()); err != nil {
+			return fmt.Errorf("iter %d: gradient all-reduce: %w", s.Iter, err)
+		}
+	}
 	frozen := frozenAt(r.FrozenLayers, s.Iter)
 	r.Optimizer.SetFrozen(frozen)
-	if r.ClipMaxNorm > 0 {
+	if r.ClipMaxNorm > 0 || r.AMP.Scaler != nil {
 		params := r.Optimizer.Params()
 		if frozen != nil {
 			// Their gradients are None in MMSelfSup when it clips.
@@ -419,13 +456,18 @@ func (h *optimizerHook) AfterTrainIter(s *RunState) error {
 			}
 			params = live
 		}
-		norm, err := model.ClipGradNorm(params, r.ClipMaxNorm, r.ClipNormType)
-		if err != nil {
+		if err := r.unscaleGrads(params); err != nil {
 			return err
 		}
-		s.Losses["grad_norm"] = norm
+		if r.ClipMaxNorm > 0 {
+			norm, err := model.ClipGradNorm(params, r.ClipMaxNorm, r.ClipNormType)
+			if err != nil {
+				return err
+			}
+			s.Losses["grad_norm"] = norm
+		}
 	}
-	if err := r.Optimizer.Step(); err != nil {
+	if err := r.optimizerStep(s); err != nil {
 		return err
 	}
 	return r.Optimizer.ZeroGrad()

@@ -17,6 +17,21 @@ type Sampler struct {
 	Seed      uint64
 	Rank      int
 	World     int
+	// Plan, when set, is consulted by the Loader each time it starts an
+	// epoch (DeepCluster's uniform sampling over clusters). The channel
+	// delivers that epoch's full index list (dataset indices, any length ≥
+	// N is cut to N; it is then padded and split across ranks as Order
+	// does) or nil for the sampler's own order; the Loader hands out no
+	// sample of the epoch before it arrives, which is how `sync`
+	// clustering holds the next epoch back until its labels exist.
+	Plan func(epoch int) <-chan EpochPlan
+}
+
+// EpochPlan is one epoch's index list from Sampler.Plan (nil Indices: the
+// sampler's own order) or the error that prevents it.
+type EpochPlan struct {
+	Indices []int
+	Err     error
 }
 
 // Validate checks the sampler's settings.
@@ -61,6 +76,28 @@ func (s Sampler) Order(e int) []int {
 		r := rand.New(rand.NewPCG(s.Seed, uint64(e)+0x9e3779b97f4a7c15))
 		r.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	}
+	return s.split(idx)
+}
+
+// OrderFrom is Order for a given index list (an EpochPlan's): cut to N,
+// padded by repeating its head and split across ranks.
+func (s Sampler) OrderFrom(plan []int) ([]int, error) {
+	if len(plan) < s.N {
+		return nil, fmt.Errorf("sampler: epoch plan has %d indices for %d samples", len(plan), s.N)
+	}
+	idx := make([]int, s.N)
+	for i, v := range plan[:s.N] {
+		if v < 0 || v >= s.N {
+			return nil, fmt.Errorf("sampler: epoch plan index %d outside [0, %d)", v, s.N)
+		}
+		idx[i] = v
+	}
+	return s.split(idx), nil
+}
+
+// split pads idx (N entries) to a multiple of World and returns this
+// rank's share after drop_last.
+func (s Sampler) split(idx []int) []int {
 	total := s.perRank() * s.World
 	for i := 0; len(idx) < total; i++ {
 		idx = append(idx, idx[i])

@@ -40,6 +40,14 @@ type Setup struct {
 	// Views builds the augmenter for a dataset config (the CLI wires
 	// augment's view builders here, so actors does not depend on them).
 	Views func(dataset map[string]any, seed uint64) (Augmenter, error)
+	// Dist, when set, makes this process one rank of a multi-node run: it
+	// trains on its shard of the data, starts from rank 0's state,
+	// averages gradients every step, and only rank 0 writes checkpoints.
+	Dist Distributed
+	// AMP is --amp: "" follows the config's fp16, or off, fp16, bf16.
+	AMP string
+	// ChannelsLast lays convolution weights and batches out NHWC.
+	ChannelsLast bool
 }
 
 // Result summarises a finished run.
@@ -99,6 +107,9 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	}
 	sampler := Sampler{N: src.Len(), BatchSize: spec.Data.BatchSize(), Shuffle: spec.Data.Shuffle == nil || *spec.Data.Shuffle,
 		DropLast: spec.Data.DropLast, Seed: uint64(s.Seed), World: 1}
+	if s.Dist != nil {
+		sampler.Rank, sampler.World = s.Dist.Rank(), s.Dist.World()
+	}
 	if err := sampler.Validate(); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
@@ -157,6 +168,14 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 		m.Set("deterministic", s.Deterministic)
 		return m
 	}
+	amp, note, err := NewAMP(spec.FP16, s.AMP, s.Device, s.ChannelsLast)
+	if err != nil {
+		return nil, err
+	}
+	if note != "" {
+		log.Warn().Msg(note)
+	}
+	r.ConfigureAMP(amp)
 
 	modelCfg, err := plain("model")
 	if err != nil {
@@ -274,6 +293,12 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	if total == 0 {
 		total = maxEpochs * ipe
 	}
+	if s.Dist != nil {
+		if startIter, err = r.joinDistributed(s.Dist, startIter); err != nil {
+			return nil, err
+		}
+		startEpoch = startIter / ipe
+	}
 	if startIter >= total {
 		return nil, fmt.Errorf("resume: %s already finished (%d of %d iterations)", resume, startIter, total)
 	}
@@ -304,7 +329,7 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 	err = Run(ctx, Options{
 		Source: src, Augmenter: aug, Stepper: r, Sampler: sampler, Workers: workers, Prefetch: prefetch,
 		SkipBad: s.SkipBad, StartEpoch: startEpoch, StartIter: startIter, MaxEpochs: maxEpochs, MaxIters: maxIters,
-		Checkpoint: ckCfg, Metrics: s.Metrics, Logger: logx.Slog(log), Extensions: r.Extensions,
+		Checkpoint: primaryOnly(ckCfg, s.Dist), Metrics: s.Metrics, Logger: logx.Slog(log), Extensions: r.Extensions,
 		OnSkip: func(err error) { log.Warn().Err(err).Msg("skipped bad image") },
 	})
 	if err != nil {

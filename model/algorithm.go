@@ -14,10 +14,17 @@ import (
 type StepInput struct {
 	Views      []*ts.Tensor
 	ViewLabels []*ts.Tensor // int64 per view position (rotation, relative location); may be nil
-	Labels     *ts.Tensor   // int64 dataset labels; may be nil
-	Indices    []int        // dataset indices (memory banks)
-	Iter       int          // global iteration, 0-based
-	MaxIters   int
+	// Masks[i] is view position i's N×h×w uint8 patch mask (1 = masked)
+	// from the pipeline's mask generator (SimMIM, CAE), row j belonging
+	// to Indices[j]; nil entries or a nil slice when the views carry none.
+	Masks []*ts.Tensor
+	// Seconds[i] is view position i's N×C×H'×W' second image (CAE's
+	// tokenizer input); nil when the pipeline makes none.
+	Seconds  []*ts.Tensor
+	Labels   *ts.Tensor // int64 dataset labels; may be nil
+	Indices  []int      // dataset indices (memory banks)
+	Iter     int        // global iteration, 0-based
+	MaxIters int
 }
 
 // Algorithm is one self-supervised method: its networks live in the

@@ -16,18 +16,12 @@ type ClsHeadConfig struct {
 	InitCfg     any  `yaml:"init_cfg"`
 }
 
-// Validate checks the sizes; vit_backbone needs a ViT, which flowssl lacks.
+// Validate checks the sizes.
 func (c *ClsHeadConfig) Validate() error {
 	if err := positive("in_channels", c.InChannels); err != nil {
 		return err
 	}
-	if err := positive("num_classes", c.NumClasses); err != nil {
-		return err
-	}
-	if c.VitBackbone {
-		return fmt.Errorf("vit_backbone=True not supported: flowssl has no ViT backbone")
-	}
-	return nil
+	return positive("num_classes", c.NumClasses)
 }
 
 // ClsHead is [avg-pool] → flatten → fc_cls; loss CE plus top-1 "acc".
@@ -75,8 +69,13 @@ func (h *ClsHead) ResetParameters() error { return applyInit(h.specs, []initLaye
 // re-weighting); w (num_classes, float32) is borrowed, nil restores plain CE.
 func (h *ClsHead) SetClassWeights(w *ts.Tensor) { h.weight = w }
 
-// Forward returns [scores] (N×num_classes) for xs = [x].
+// Forward returns [scores] (N×num_classes) for xs = [x]. With
+// vit_backbone, xs is a VisionTransformer's [patch, cls] output and the
+// cls token (the last tensor) is classified, as MMSelfSup's x[-1].
 func (h *ClsHead) Forward(xs []*ts.Tensor, train bool) ([]*ts.Tensor, error) {
+	if h.cfg.VitBackbone && len(xs) > 1 {
+		xs = xs[len(xs)-1:]
+	}
 	x, err := singleInput("ClsHead", xs)
 	if err != nil {
 		return nil, err

@@ -31,8 +31,13 @@ type MoCo struct {
 	queue    *ts.Tensor // feat_dim × queue_len, owned by the VarStore
 	queuePtr *ts.Tensor // int64 [1]
 	pairs    [][2]*ts.Tensor
+	coll     Collective // multi-node runs: keys of every rank enter the queue
 	queueSettings
 }
+
+// SetCollective implements CollectiveUser: with several ranks, the queue
+// takes every rank's keys (MMSelfSup's concat_all_gather before enqueue).
+func (m *MoCo) SetCollective(c Collective) { m.coll = c }
 
 // queueSettings are the keys MoCo and DenseCL share: the key queue, the
 // EMA coefficient and the shuffle-BN emulation.
@@ -240,6 +245,16 @@ func (m *MoCo) TrainStep(in *StepInput) (*Losses, error) {
 	losses, err := m.head.Loss(pos, neg)
 	if err != nil {
 		return nil, err
+	}
+	if m.coll != nil && m.coll.World() > 1 {
+		if k, err = s.TrackErr(ConcatAllGather(m.coll, k)); err != nil {
+			losses.Drop()
+			return nil, err
+		}
+		if n *= m.coll.World(); m.queueLen%n != 0 {
+			losses.Drop()
+			return nil, fmt.Errorf("MoCo: queue_len %d is not a multiple of the batch size over all ranks %d", m.queueLen, n)
+		}
 	}
 	if err := m.enqueue(s, k, n); err != nil {
 		losses.Drop()

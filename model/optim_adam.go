@@ -87,9 +87,9 @@ func (o *Adam) Step() error {
 			}
 			sec = mx
 		}
-		denom := s.sqrt(sec)
-		s.divScalarInPlace(denom, math.Sqrt(bc2))
-		s.addScalarInPlace(denom, g.Eps)
+		// Out of place: an in-place op on this temporary would strand its
+		// buffer (optim_ops_outofplace.go).
+		denom := s.addScalar(s.divScalar(s.sqrt(sec), math.Sqrt(bc2)), g.Eps)
 		s.addScaledInPlace(p, s.div(m, denom), -stepSize)
 	})
 }

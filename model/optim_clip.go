@@ -61,8 +61,7 @@ func ClipGradNorm(params []Param, maxNorm, normType float64) (float64, error) {
 		if err != nil {
 			return fmt.Errorf("clip_grad_norm: total: %w", err)
 		}
-		denom := s.clone(tot)
-		s.addScalarInPlace(denom, 1e-6)
+		denom := s.addScalar(tot, 1e-6) // out of place: see optim_ops_outofplace.go
 		if s.err != nil {
 			return fmt.Errorf("clip_grad_norm: %w", s.err)
 		}

@@ -17,10 +17,11 @@ import (
 // # Input
 //
 // StepInput.Views[0] is the normalised image batch (N×3×H×W) and
-// StepInput.ViewLabels[0] the SimMIMMaskGenerator mask of the batch at
-// the backbone's patch grid: N×(H/p)×(W/p) (or flattened N×(H/p·W/p)),
-// 1 = masked, int64 or float. This is MMSelfSup's second sample element
-// (img, mask).
+// StepInput.Masks[0] the SimMIMMaskGenerator mask of each sample at the
+// backbone's patch grid: N×(H/p)×(W/p) (or flattened N×(H/p·W/p)),
+// 1 = masked, any numeric dtype. This is MMSelfSup's second sample
+// element (img, mask); the augment pipeline makes it per sample and the
+// batch stacks it in Indices order.
 type SimMIM struct {
 	backbone *SimMIMSwinTransformer
 	neck     *SimMIMNeck
@@ -64,14 +65,14 @@ func (m *SimMIM) Notes() []string { return m.backbone.Notes() }
 func (m *SimMIM) Features(x *ts.Tensor) (*ts.Tensor, error) { return pooledFeatures(m.backbone, x) }
 
 // TrainStep computes the reconstruction loss for Views[0] and the mask
-// in ViewLabels[0].
+// in Masks[0].
 func (m *SimMIM) TrainStep(in *StepInput) (*Losses, error) {
-	if len(in.Views) != 1 || len(in.ViewLabels) < 1 || in.ViewLabels[0] == nil {
-		return nil, fmt.Errorf("SimMIM: want Views [img] and ViewLabels [mask], got %d views and %d labels", len(in.Views), len(in.ViewLabels))
+	if len(in.Views) != 1 || len(in.Masks) < 1 || in.Masks[0] == nil {
+		return nil, fmt.Errorf("SimMIM: want Views [img] and Masks [mask], got %d views and %d masks (does data.train.pipeline end with SimMIMMaskGenerator?)", len(in.Views), len(in.Masks))
 	}
 	s := NewScope()
 	defer s.Close()
-	img, mask := in.Views[0], in.ViewLabels[0]
+	img, mask := in.Views[0], in.Masks[0]
 	feats, err := m.backbone.ForwardMasked(img, mask, true)
 	if err != nil {
 		return nil, err

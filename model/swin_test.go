@@ -82,7 +82,7 @@ func TestSimMIMSwinParityTorch(t *testing.T) {
 			}
 			s.TrackAll(rec)
 			near(t, ref, "rec", rec[0], 1e-4)
-			l, err := a.TrainStep(&StepInput{Views: []*ts.Tensor{x}, ViewLabels: []*ts.Tensor{mask}})
+			l, err := a.TrainStep(&StepInput{Views: []*ts.Tensor{x}, Masks: []*ts.Tensor{mask}})
 			if err != nil {
 				return err
 			}
@@ -168,7 +168,7 @@ func TestSimMIMLossFalls(t *testing.T) {
 		x := algoImages(1, 4, 32)
 		mask := randomMask(4)
 		defer algoDropAll(append(x, mask))
-		in := &StepInput{Views: x, ViewLabels: []*ts.Tensor{mask}}
+		in := &StepInput{Views: x, Masks: []*ts.Tensor{mask}}
 		opt, err := BuildOptimizer(ParamsOf(vs), map[string]any{"type": "AdamW", "lr": 3e-3, "weight_decay": 0.05})
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowssl/flowssl/actors"
 	"github.com/flowssl/flowssl/internal/logx"
+	"github.com/flowssl/flowssl/model"
 )
 
 func init() { extraCommands = append(extraCommands, trainCmd) }
@@ -24,6 +25,9 @@ type trainFlags struct {
 	seed                                        int64
 	deterministic, autoResume                   bool
 	workers, threads, prefetch                  int
+	dist                                        *distFlags // multi-node flags (node.go)
+	amp                                         string     // --amp
+	channelsLast                                bool       // --channels-last
 }
 
 func trainCmd() *cobra.Command {
@@ -54,6 +58,10 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.prefetch, "prefetch", 2, "batches prepared ahead of the training step")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve per-actor metrics for Prometheus on this address (host:port)")
 	fl.StringVar(&f.onBad, "on-bad-image", "skip", "skip (with a warning) or error on an undecodable image")
+	fl.StringVar(&f.amp, "amp", "", "mixed precision: off, fp16 (CUDA, loss scaling) or bf16; default: fp16 when the config has fp16 and the device is CUDA")
+	fl.BoolVar(&f.channelsLast, "channels-last", false, "lay convolution weights and batches out NHWC (torch.channels_last)")
+	f.dist = &distFlags{}
+	f.dist.register(fl, false)
 	return c
 }
 
@@ -76,6 +84,9 @@ func parseDevice(s string) (gotch.Device, error) {
 
 func checkCuda(i int) error {
 	n := gotch.CUDA.DeviceCount()
+	if n == 0 {
+		return fmt.Errorf("--device cuda:%d: CUDA not available in this libtorch (%s; build against a CUDA libtorch: LIBTORCH=... make build, or FLOWSSL_LINK=shared with a CUDA libflowssl_tch.so)", i, model.LibraryInfo())
+	}
 	if int(n) <= i {
 		return fmt.Errorf("--device cuda:%d: libtorch sees %d CUDA devices (is flowssl built with LIBTORCH pointing at a CUDA libtorch?)", i, n)
 	}
@@ -105,6 +116,10 @@ func runTrain(cmd *cobra.Command, config string, f trainFlags) error {
 	dev, err := parseDevice(f.device)
 	if err != nil {
 		return err
+	}
+	if dev.IsCuda() {
+		// SSL batches have fixed shapes: let cuDNN pick the fastest kernels once.
+		gotch.CUDA.CudnnSetBenchmark(true)
 	}
 	workDir := f.workDir
 	if workDir == "" {
@@ -143,12 +158,19 @@ func runTrain(cmd *cobra.Command, config string, f trainFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	dr := &distRun{}
+	if f.dist != nil {
+		if ctx, dr, err = f.dist.setup(ctx, config, cfg, f, logx.Slog(lg.Logger)); err != nil {
+			return err
+		}
+	}
 	res, err := actors.Train(ctx, cfg, actors.Setup{
 		WorkDir: workDir, Seed: f.seed, Deterministic: f.deterministic, Device: dev, Workers: workers, Threads: threads,
 		Prefetch: f.prefetch, ResumeFrom: f.resume, AutoResume: f.autoResume, MetricsAddr: f.metricsAddr, SkipBad: skip,
-		Version: version, Logger: lg.Logger, Views: buildViews,
+		Version: version, Logger: lg.Logger, Views: buildViews, Dist: dr.dist(),
+		AMP: f.amp, ChannelsLast: f.channelsLast,
 	})
-	if err != nil {
+	if err = dr.close(err); err != nil {
 		return err
 	}
 	lg.Info().Int("epochs", res.Epochs).Int("iters", res.Iters).Str("elapsed", res.Elapsed.Round(1e9).String()).

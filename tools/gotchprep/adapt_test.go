@@ -122,19 +122,56 @@ func TestReplace(t *testing.T) {
 }
 
 func TestCgoFlags(t *testing.T) {
-	cpu := CgoFlags(Torch{Version: "1.13.0", LibDir: "/usr/lib/x86_64-linux-gnu", Includes: []string{"/usr/include", "/usr/include/torch/csrc/api/include"}, CXX11ABI: true})
-	for _, want := range []string{"-D_GLIBCXX_USE_CXX11_ABI=1", "-L/usr/lib/x86_64-linux-gnu", "-ltorch_cpu", "-I/usr/include/torch/csrc/api/include"} {
+	cpu := CgoFlags(Torch{Version: "1.13.0", LibDir: "/usr/lib/x86_64-linux-gnu", Includes: []string{"/usr/include", "/usr/include/torch/csrc/api/include"}, CXX11ABI: true}, "c++17")
+	for _, want := range []string{"-D_GLIBCXX_USE_CXX11_ABI=1", "-L/usr/lib/x86_64-linux-gnu", "-ltorch_cpu", "-I/usr/include/torch/csrc/api/include", "-std=c++17", "-DFLOWSSL_CUDA=0"} {
 		if !strings.Contains(cpu, want) {
 			t.Errorf("cpu flags lack %q:\n%s", want, cpu)
 		}
 	}
-	if strings.Contains(cpu, "cuda") {
+	if strings.Contains(cpu, "-ltorch_cuda") {
 		t.Errorf("cpu flags mention cuda:\n%s", cpu)
 	}
-	gpu := CgoFlags(Torch{Version: "2.1.0", LibDir: "/opt/torch/lib", Includes: []string{"/opt/torch/include"}, CUDA: true})
-	for _, want := range []string{"-D_GLIBCXX_USE_CXX11_ABI=0", "-Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed", "-Wl,-rpath,/opt/torch/lib"} {
+	gpu := CgoFlags(Torch{Version: "2.1.0", LibDir: "/opt/torch/lib", Includes: []string{"/opt/torch/include"}, CUDA: true}, "c++20")
+	for _, want := range []string{"-D_GLIBCXX_USE_CXX11_ABI=0", "-Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed", "-Wl,-rpath,/opt/torch/lib", "-std=c++20", "-DFLOWSSL_CUDA=1"} {
 		if !strings.Contains(gpu, want) {
 			t.Errorf("cuda flags lack %q:\n%s", want, gpu)
 		}
+	}
+}
+
+func TestSharedCgoFlags(t *testing.T) {
+	got := SharedCgoFlags("/repo/build/libtch/1.13.0-cpu")
+	for _, want := range []string{"-L/repo/build/libtch/1.13.0-cpu", "-Wl,-rpath,$ORIGIN/../lib", "-Wl,-rpath,/repo/build/libtch/1.13.0-cpu", "-lflowssl_tch"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("shared flags lack %q:\n%s", want, got)
+		}
+	}
+	// The Go side must not need libtorch: no C++ flags, no libtorch libraries.
+	for _, bad := range []string{"CXXFLAGS", "-ltorch", "-I/usr/include"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("shared flags contain %q:\n%s", bad, got)
+		}
+	}
+}
+
+func TestPatchTorchAPI(t *testing.T) {
+	src := "#include<ATen/autocast_mode.h>\n" +
+		"bool at_autocast_is_enabled() {\n  PROTECT(return at::autocast::is_enabled();)\n  return -1;\n}\n" +
+		"bool at_autocast_set_enabled(bool b) {\n  PROTECT(bool is_enabled = at::autocast::is_enabled();\n          at::autocast::set_enabled(b); return is_enabled;)\n  return -1;\n}\n"
+	got := PatchTorchAPI(src)
+	for _, want := range []string{
+		"#include \"flowssl_compat.h\"",
+		"return flowssl_compat_autocast_is_enabled(at::kCUDA);",
+		"flowssl_compat_autocast_set_enabled(at::kCUDA, b);",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("patched source lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "at::autocast::is_enabled()") || strings.Contains(got, "at::autocast::set_enabled(") {
+		t.Errorf("deprecated autocast calls left:\n%s", got)
+	}
+	if again := PatchTorchAPI(got); again != got {
+		t.Error("patching twice changed the source")
 	}
 }
