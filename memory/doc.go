@@ -17,7 +17,10 @@
 // of this on its pinned thread, between training steps or on messages from
 // the trainer. Methods are not safe for concurrent use. Alias (and
 // SimpleMemory.Negatives, which only uses it) touches no tensor, so another
-// goroutine may draw negatives ahead of the step.
+// goroutine may draw negatives ahead of the step. In training, actors'
+// Memory actor owns SimpleMemory and ODCMemory on its own thread: NPID's
+// step asks it for Gather's rows (negatives from NegativeRNG(seed, iter))
+// and hands its features to Update without waiting.
 //
 // # Ownership
 //

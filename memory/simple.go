@@ -139,6 +139,51 @@ func (m *SimpleMemory) Logits(feat *ts.Tensor, idx, neg []int64) (pos, negl *ts.
 	return pos, negl, nil
 }
 
+// NegativeRNG is the generator NPID's negatives of iteration iter are
+// drawn from: a function of (seed, iter) only, so the draws do not depend
+// on which thread draws them or on where a run was resumed.
+func NegativeRNG(seed int64, iter int) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed)^0x6e706964, uint64(iter)))
+}
+
+// Gather returns, for each sample b, its own bank row M[idx_b] followed
+// by its negatives' rows M[neg_bk] (neg from Negatives, sample-major), as
+// one B×(1+K)×FeatDim copy without gradient that the caller owns. It is
+// what NPID's step needs from the bank, so a memory owned by another thread
+// can hand the rows over and the step computes the logits (with gradient to
+// its features) itself.
+func (m *SimpleMemory) Gather(idx, neg []int64) (*ts.Tensor, error) {
+	var out *ts.Tensor
+	err := torchx.WithoutGrad(func() error {
+		return torchx.Run(func(s *torchx.Scope) error {
+			b := len(idx)
+			if err := checkIndices(idx, m.cfg.Length); err != nil {
+				return err
+			}
+			if len(neg) == 0 || len(neg)%b != 0 {
+				return fmt.Errorf("%d negatives for %d samples", len(neg), b)
+			}
+			if err := checkIndices(neg, m.cfg.Length); err != nil {
+				return fmt.Errorf("negatives: %w", err)
+			}
+			k := len(neg) / b
+			all := make([]int64, 0, b*(1+k))
+			for i, v := range idx {
+				all = append(all, v)
+				all = append(all, neg[i*k:(i+1)*k]...)
+			}
+			at := s.T(torchx.FromInt64sOn(all, m.device, int64(len(all))))
+			rows := s.T(m.bank.IndexSelect(0, at, false))
+			out = s.Keep(s.T(rows.View([]int64{int64(b), int64(1 + k), int64(m.cfg.FeatDim)}, false)))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memory: NPID gather: %w", err)
+	}
+	return out, nil
+}
+
 // Update is SimpleMemory.update without gradient: f ← norm(feat);
 // M[idx] ← norm((1 − momentum)·M[idx] + momentum·f). "momentum" weighs the
 // new feature. With duplicate indices the last row wins.

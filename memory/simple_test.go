@@ -131,6 +131,40 @@ func TestSimpleMemoryLogits(t *testing.T) {
 	}
 }
 
+// TestSimpleMemoryGather: row 0 of each sample is its own bank row, rows
+// 1..K its negatives' rows (B×(1+K)×D); NegativeRNG depends only on (seed,
+// iter).
+func TestSimpleMemoryGather(t *testing.T) {
+	lock(t)
+	const dim = 3
+	m := newSimple(t, 6, dim, 0.5)
+	bank := values(t, m.Bank())
+	idx := []int64{2, 5}
+	neg := []int64{0, 1, 2, 3, 4, 4}
+	g, err := m.Gather(idx, neg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Drop()
+	if d := g.MustSize(); len(d) != 3 || d[0] != 2 || d[1] != 4 || d[2] != dim {
+		t.Fatalf("gathered shape %v, want [2 4 3]", d)
+	}
+	var want []float64
+	for b, i := range idx {
+		for _, r := range append([]int64{i}, neg[b*3:(b+1)*3]...) {
+			want = append(want, bank[int(r)*dim:(int(r)+1)*dim]...)
+		}
+	}
+	close(t, "gathered rows", values(t, g), want, 0)
+	if _, err := m.Gather(idx, neg[:5]); err == nil {
+		t.Fatal("5 negatives for 2 samples accepted")
+	}
+	a, b := NegativeRNG(3, 7).Uint64(), NegativeRNG(3, 7).Uint64()
+	if a != b || a == NegativeRNG(3, 8).Uint64() {
+		t.Fatal("NegativeRNG is not a function of (seed, iter)")
+	}
+}
+
 func TestSimpleMemoryState(t *testing.T) {
 	lock(t)
 	a := newSimple(t, 5, 2, 0.5)
