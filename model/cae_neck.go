@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -329,7 +330,7 @@ func (a *crossAttention) forward(s *Scope, x, k, v *ts.Tensor, train bool) *ts.T
 	q, kk, vv = heads(q, nq), heads(kk, nk), heads(vv, nk)
 	q = s.Track(mulScalar(q, a.scale, false)) // scaled before q·kᵀ, as MMSelfSup
 	attn := s.Track(q.MustMatmul(s.Track(kk.MustTranspose(-2, -1, false)), false))
-	attn = s.Track(attn.MustSoftmax(-1, attn.DType(), false))
+	attn = s.Track(attn.MustSoftmax(-1, gotch.Float, false)) // autocast's softmax is fp32 too; DType() ends the process on half
 	attn = dropout(s, attn, a.attnDrop, train)
 	out := s.Track(attn.MustMatmul(vv, false))
 	out = s.Track(out.MustTranspose(1, 2, false).MustReshape([]int64{b, nq, a.heads * a.headDim}, true))

@@ -86,6 +86,9 @@ func TestLRClosedForm(t *testing.T) {
 			cosine(2.4e-3, 0, (100.0-400)/(4000-400)) * 100.0 / 400},
 		{"mae after warmup", map[string]any{"policy": "StepFixCosineAnnealing", "by_epoch": false, "min_lr": 0.0, "warmup": "linear", "warmup_iters": 40, "warmup_ratio": 1e-4, "warmup_by_epoch": true}, 10, 400, 2.4e-3, 200, 2000,
 			cosine(2.4e-3, 0, (2000.0-400)/(4000-400))},
+		// A short run of a long config: the warmup spans all 2 iterations; MMSelfSup divides by zero.
+		{"stepfix warmup spans the run", map[string]any{"policy": "StepFixCosineAnnealing", "by_epoch": false, "min_lr": 0.0, "warmup": "linear", "warmup_iters": 1, "warmup_ratio": 1e-4, "warmup_by_epoch": true}, 2, 1, 1.5e-3, 0, 1,
+			1.5e-3 * 1.0 / 2}, // StepFix's linear warmup starts from 0
 		{"stepfix by epoch", map[string]any{"policy": "StepFixCosineAnnealing", "min_lr": 1e-6, "warmup": "linear", "warmup_iters": 5, "warmup_by_epoch": true}, 10, 100, 4e-3, 50, 505,
 			cosine(4e-3, 1e-6, (50.0-5)/(100-5))},
 		// mmseg benchmark: poly power 0.9 min 1e-4 by iter.

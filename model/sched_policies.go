@@ -106,6 +106,12 @@ var lrPolicies = map[string]func(p *LRPolicy, c *cfgReader) error{
 				progress -= shift
 				maxP -= shift
 			}
+			if maxP <= 0 {
+				// The warmup spans the whole run (a short test run of a
+				// long config): MMSelfSup divides by zero here; flowssl
+				// ramps to the base LR and stays there.
+				return base
+			}
 			return annealingCos(base, target(base), float64(progress)/float64(maxP))
 		}
 		return nil

@@ -77,7 +77,14 @@ func dropPath(s *Scope, x *ts.Tensor, p float64, train bool) *ts.Tensor {
 	for i := 1; i < len(shape); i++ {
 		shape[i] = 1
 	}
-	r := s.Track(ts.MustRand(shape, x.DType(), x.MustDevice()))
+	// Drawn in fp32 and cast to x's type: x.DType() ends the process on
+	// the half/bf16 tensors autocast produces.
+	r32 := s.Track(ts.MustRand(shape, gotch.Float, x.MustDevice()))
+	r, err := ToScalarType(r32, ScalarTypeOf(x))
+	if err != nil {
+		panic(fmt.Errorf("drop path: %w", err)) // the model's Must* style; the runner recovers panics
+	}
+	s.Track(r)
 	keep := s.Track(addScalar(r, 1-p, false).MustFloor(true)) // 1 with probability 1−p
 	y := s.Track(divScalar(x, 1-p, false))
 	return s.Track(y.MustMul(keep, false))
