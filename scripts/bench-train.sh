@@ -21,7 +21,7 @@ ALGOS=${ALGOS:-"simclr mocov2"}
 [ -d "$DATA" ] || $BIN bench augment --data "$DATA" --generate 500 --seconds 1 >/dev/null
 n=$(find "$DATA" -type f | wc -l)
 epochs=$(( (ITERS * 32 + n - 1) / n ))
-echo "date: $(date -u +%F)  cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc)  torch: $(/usr/bin/python3 -c 'import torch;print(torch.__version__)')"
+echo "date: $(date -u +%F)  cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc --all)  torch: $(/usr/bin/python3 -c 'import torch;print(torch.__version__)')"
 echo "data: $DATA ($n JPEGs)  batch 32  workers $WORKERS  threads $THREADS  iters $ITERS"
 printf '%-7s %5s %12s %12s %7s  %s\n' algo size flowssl_img_s torch_img_s ratio bottleneck
 for algo in $ALGOS; do

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=./bin/flowssl
 DATA=${BENCH_DATA:-work_dirs/bench_jpegs}
 SECONDS_EACH=${BENCH_SECONDS:-15}
-echo "date: $(date -u +%F)  cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc)  torch: $(/usr/bin/python3 -c 'import torch;print(torch.__version__)')"
+echo "date: $(date -u +%F)  cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc --all)  torch: $(/usr/bin/python3 -c 'import torch;print(torch.__version__)')"
 
 echo "== training step (ResNet forward+backward, batch 32, 2 threads)"
 OMP_NUM_THREADS=2 go test -run '^$' -bench 'ResNet18Step96' -benchtime 10x ./model/ | grep Benchmark
