@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -67,16 +68,7 @@ func linearCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Config = args[0]
 			o.Opts = overrides(o.Opts, args)
-			if o.WorkDir == "" {
-				o.WorkDir = defaultWorkDir(o.Config)
-				if o.Checkpoint != "" {
-					o.WorkDir = filepath.Join(o.WorkDir, strings.TrimSuffix(filepath.Base(o.Checkpoint), filepath.Ext(o.Checkpoint)))
-				}
-			}
-			if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-				return err
-			}
-			lg, err := logx.New(logx.Options{JSONDir: o.WorkDir})
+			lg, err := openEvalRun(&o.WorkDir, o.Config, o.Checkpoint)
 			if err != nil {
 				return err
 			}
@@ -88,11 +80,7 @@ func linearCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys := make([]string, 0, len(res.Results))
-			for k := range res.Results {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+			keys := slices.Sorted(maps.Keys(res.Results))
 			for _, k := range keys {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: %.2f\n", k, res.Results[k])
 			}
@@ -313,4 +301,20 @@ func plainAt(cfg *configs.Config, path string) (map[string]any, error) {
 		return nil, fmt.Errorf("%s: want a dict", path)
 	}
 	return m, nil
+}
+
+// openEvalRun settles an evaluation command's work dir (default: the
+// config's, then the checkpoint's file stem, so runs on different
+// checkpoints keep their results apart), creates it and opens its logger.
+func openEvalRun(workDir *string, config, ckpt string) (*logx.Logger, error) {
+	if *workDir == "" {
+		*workDir = defaultWorkDir(config)
+		if ckpt != "" {
+			*workDir = filepath.Join(*workDir, strings.TrimSuffix(filepath.Base(ckpt), filepath.Ext(ckpt)))
+		}
+	}
+	if err := os.MkdirAll(*workDir, 0o755); err != nil {
+		return nil, err
+	}
+	return logx.New(logx.Options{JSONDir: *workDir})
 }

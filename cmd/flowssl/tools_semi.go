@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,7 +25,6 @@ import (
 	"github.com/flowssl/flowssl/configs"
 	"github.com/flowssl/flowssl/configs/tree"
 	"github.com/flowssl/flowssl/data"
-	"github.com/flowssl/flowssl/internal/logx"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -65,16 +66,7 @@ func semiCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Config = args[0]
 			o.Opts = overrides(o.Opts, args)
-			if o.WorkDir == "" {
-				o.WorkDir = defaultWorkDir(o.Config)
-				if o.Checkpoint != "" {
-					o.WorkDir = filepath.Join(o.WorkDir, strings.TrimSuffix(filepath.Base(o.Checkpoint), filepath.Ext(o.Checkpoint)))
-				}
-			}
-			if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-				return err
-			}
-			lg, err := logx.New(logx.Options{JSONDir: o.WorkDir})
+			lg, err := openEvalRun(&o.WorkDir, o.Config, o.Checkpoint)
 			if err != nil {
 				return err
 			}
@@ -86,11 +78,7 @@ func semiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys := make([]string, 0, len(res.Results))
-			for k := range res.Results {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+			keys := slices.Sorted(maps.Keys(res.Results))
 			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d training samples labelled\n", res.Labelled, res.Of)
 			for _, k := range keys {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: %.2f (before fine-tuning %.2f)\n", k, res.Results[k], res.Initial[k])

@@ -31,7 +31,7 @@ func fixGeneratedMemory(tsDir string) (allocs, inplace int, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("memfix %s: %w", path, err)
 		}
-		out, a, ip := fixMemorySource(string(b))
+		out, a, ip := rewriteMemorySource(string(b))
 		if a == 0 && ip == 0 {
 			continue
 		}
@@ -53,8 +53,8 @@ var (
 	funcRe       = regexp.MustCompile(`^func\b`)
 )
 
-// fixMemorySource applies fixGeneratedMemory's rewrite to one file.
-func fixMemorySource(src string) (out string, allocs, inplace int) {
+// rewriteMemorySource applies fixGeneratedMemory's rewrite to one file.
+func rewriteMemorySource(src string) (out string, allocs, inplace int) {
 	lines := strings.Split(src, "\n")
 	res := make([]string, 0, len(lines)+len(lines)/8)
 	method := ""

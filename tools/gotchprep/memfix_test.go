@@ -36,7 +36,7 @@ func loop() {
 }
  *   ptr := (*lib.Ctensor)(unsafe.Pointer(C.malloc(0))) in a comment
 `
-	out, allocs, inplace := fixMemorySource(src)
+	out, allocs, inplace := rewriteMemorySource(src)
 	if allocs != 4 || inplace != 1 {
 		t.Fatalf("fixed %d allocations and %d in-place handles, want 4 and 1:\n%s", allocs, inplace, out)
 	}
