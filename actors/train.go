@@ -48,6 +48,9 @@ type Setup struct {
 	AMP string
 	// ChannelsLast lays convolution weights and batches out NHWC.
 	ChannelsLast bool
+	// Hooks are extra runner hooks the caller owns (the CLI's progress
+	// bar), added after the config's custom_hooks.
+	Hooks []Hook
 }
 
 // Result summarises a finished run.
@@ -245,6 +248,9 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 				return nil, fmt.Errorf("custom_hooks %s: %w", h.Name(), err)
 			}
 		}
+	}
+	for _, h := range s.Hooks {
+		r.AddHook(h)
 	}
 	r.Extensions, err = BuildExtensions(r.Algorithm.Type(), &ExtensionEnv{Config: cfg, Setup: &s, Runner: r, Source: src,
 		Sampler: &sampler, Metrics: s.Metrics, Log: log})

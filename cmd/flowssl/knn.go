@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/flowssl/flowssl/actors"
 	"github.com/flowssl/flowssl/checkpoint"
@@ -18,6 +19,7 @@ import (
 	"github.com/flowssl/flowssl/configs/tree"
 	"github.com/flowssl/flowssl/data"
 	"github.com/flowssl/flowssl/eval"
+	"github.com/flowssl/flowssl/internal/progress"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -123,7 +125,15 @@ func runKNN(cfg, dsCfg *configs.Config, ckptPath, deviceName string, ks []int, t
 		if err != nil {
 			return eval.Features{}, fmt.Errorf("data.%s: %w", name, err)
 		}
-		return actors.Extract(context.Background(), actors.ExtractOptions{Source: src, Augmenter: aug, Features: algo.Features,
+		bar := progress.New("kNN extract data."+name, src.Len())
+		defer bar.Finish()
+		features := func(x *ts.Tensor) (*ts.Tensor, error) {
+			if sz, err := x.Size(); err == nil && len(sz) > 0 {
+				defer bar.Add(int(sz[0]))
+			}
+			return algo.Features(x)
+		}
+		return actors.Extract(context.Background(), actors.ExtractOptions{Source: src, Augmenter: aug, Features: features,
 			Pinned: p, Device: dev, BatchSize: batch, Workers: workers})
 	}
 	train, err := split("train")

@@ -25,7 +25,6 @@ import (
 	"github.com/flowssl/flowssl/data"
 	"github.com/flowssl/flowssl/eval"
 	"github.com/flowssl/flowssl/internal/logx"
-	"github.com/flowssl/flowssl/internal/progress"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -41,6 +40,11 @@ type linearOptions struct {
 	Logger                              zerolog.Logger
 	// Extra overrides apply after Opts (semi's label-subset data source).
 	Extra []configs.Override
+	// Bars makes the training and evaluation progress bars (nil: stderr
+	// when it is a terminal).
+	Bars barFunc
+	// TrainDesc names the training bar (default "linear train").
+	TrainDesc string
 }
 
 // linearResult is what linear writes as JSON.
@@ -161,10 +165,16 @@ func runLinear(ctx context.Context, o linearOptions) (*linearResult, error) {
 	if err := os.WriteFile(filepath.Join(o.WorkDir, filepath.Base(strings.TrimSuffix(o.Config, filepath.Ext(o.Config)))+".yaml"), []byte(cfg.Text), 0o644); err != nil {
 		return nil, err
 	}
+	desc := o.TrainDesc
+	if desc == "" {
+		desc = "linear train"
+	}
+	bar := &trainBar{desc: desc, bars: o.Bars}
 	tr, err := actors.Train(ctx, cfg, actors.Setup{
 		WorkDir: o.WorkDir, Seed: o.Seed, Deterministic: o.Deterministic, Device: dev, Workers: o.Workers, Threads: threads,
-		SkipBad: true, Version: version, Logger: o.Logger, Views: buildViews,
+		SkipBad: true, Version: version, Logger: o.Logger, Views: buildViews, Hooks: []actors.Hook{bar},
 	})
+	bar.finish()
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +193,7 @@ func runLinear(ctx context.Context, o linearOptions) (*linearResult, error) {
 	if batch <= 0 {
 		batch = spec.Data.BatchSize()
 	}
-	acc, n, err := evaluateClassification(ctx, cfg, tr.Checkpoint, dev, ks, batch, max(1, o.Workers), o.Seed)
+	acc, n, err := evaluateClassification(ctx, cfg, tr.Checkpoint, dev, ks, batch, max(1, o.Workers), o.Seed, o.Bars)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +213,9 @@ func runLinear(ctx context.Context, o linearOptions) (*linearResult, error) {
 
 // evaluateClassification rebuilds cfg's Classification model, loads every
 // key of ckptPath strictly and returns top-k per head on data.val (MMSelfSup's
-// head{i}_top{k}) and the number of val samples.
-func evaluateClassification(ctx context.Context, cfg *configs.Config, ckptPath string, dev gotch.Device, ks []int, batch, workers int, seed int64) (map[string]float64, int, error) {
+// head{i}_top{k}) and the number of val samples. bars makes its progress
+// bar (nil: stderr when a terminal).
+func evaluateClassification(ctx context.Context, cfg *configs.Config, ckptPath string, dev gotch.Device, ks []int, batch, workers int, seed int64, bars barFunc) (map[string]float64, int, error) {
 	mc, err := plainAt(cfg, "model")
 	if err != nil {
 		return nil, 0, err
@@ -259,7 +270,7 @@ func evaluateClassification(ctx context.Context, cfg *configs.Config, ckptPath s
 		return nil, 0, fmt.Errorf("data.val: %w", err)
 	}
 	heads := cls.HeadNames()
-	bar := progress.New("evaluate data.val", src.Len())
+	bar := bars.newBar("evaluate data.val", src.Len())
 	defer bar.Finish()
 	logits := func(x *ts.Tensor) (*ts.Tensor, error) {
 		if sz, err := x.Size(); err == nil {
@@ -316,5 +327,5 @@ func openEvalRun(workDir *string, config, ckpt string) (*logx.Logger, error) {
 	if err := os.MkdirAll(*workDir, 0o755); err != nil {
 		return nil, err
 	}
-	return logx.New(logx.Options{JSONDir: *workDir})
+	return logx.New(logx.Options{JSONDir: *workDir, Console: evalConsole()})
 }

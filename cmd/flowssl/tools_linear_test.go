@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 
 	"github.com/flowssl/flowssl/checkpoint"
+	"github.com/flowssl/flowssl/configs"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -125,6 +127,48 @@ func TestLinearConfigErrors(t *testing.T) {
 		_, err := runLinear(context.Background(), c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.o, err, c.want)
+		}
+	}
+}
+
+// The multi-head variant (MMSelfSup's resnet50_multihead: a frozen
+// ResNet-50 with a BN + linear MultiClsHead on each of its five stages)
+// reports top-1 and top-5 of every head in linear_eval.json, next to the
+// AvgPool ClsHead variant's single head4 of TestLinearLoadsFreezesAndReports.
+func TestLinearMultiHeadReportsEveryHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a ResNet-50 multi-head probe")
+	}
+	wd := t.TempDir()
+	head := map[string]any{"_delete_": true, "type": "MultiClsHead", "pool_type": "adaptive", "in_indices": []any{0, 1, 2, 3, 4},
+		"with_last_layer_unpool": false, "backbone": "resnet50", "num_classes": 10,
+		"norm_cfg": map[string]any{"type": "BN", "momentum": 0.1, "affine": false}}
+	o := linearOptions{Config: linearShapes, WorkDir: wd, Deterministic: true, Workers: 1, Logger: zerolog.Nop(),
+		Opts:  append([]string{"model.backbone.depth=50", "model.backbone.out_indices=[0,1,2,3,4]"}, tinyLinear...),
+		Extra: []configs.Override{{Key: "model.head", Value: plainToTree(head)}}}
+	res, err := runLinear(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk linearResult
+	b, err := os.ReadFile(filepath.Join(wd, "linear_eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("multi-head results: %v", onDisk.Results)
+	if len(onDisk.Results) != 10 || onDisk.ValSamples != 40 {
+		t.Fatalf("linear_eval.json: %s", b)
+	}
+	for h := 0; h < 5; h++ {
+		t1, t5 := onDisk.Results[fmt.Sprintf("head%d_top1", h)], onDisk.Results[fmt.Sprintf("head%d_top5", h)]
+		k1, ok1 := res.Results[fmt.Sprintf("head%d_top1", h)]
+		_, ok5 := res.Results[fmt.Sprintf("head%d_top5", h)]
+		// 40 val images: every accuracy is a multiple of 2.5 %.
+		if !ok1 || !ok5 || k1 != t1 || t1 < 0 || t5 > 100 || t5 < t1 || t1/2.5 != float64(int(t1/2.5)) {
+			t.Fatalf("head%d: top-1 %v top-5 %v (in memory %v)", h, t1, t5, res.Results)
 		}
 	}
 }

@@ -299,10 +299,13 @@ func runSemi(ctx context.Context, o semiOptions) (*semiResult, error) {
 		if batch <= 0 {
 			batch = spec.Data.BatchSize()
 		}
-		if res.Initial, _, err = evaluateClassification(ctx, cfg, init, dev, ks, batch, max(1, o.Workers), o.Seed); err != nil {
+		if res.Initial, _, err = evaluateClassification(ctx, cfg, init, dev, ks, batch, max(1, o.Workers), o.Seed, o.Bars); err != nil {
 			return nil, fmt.Errorf("evaluate the initial model: %w", err)
 		}
 		os.Remove(init)
+	}
+	if o.TrainDesc == "" {
+		o.TrainDesc = "semi fine-tune"
 	}
 	lr, err := runLinear(ctx, o.linearOptions)
 	if err != nil {
