@@ -55,9 +55,15 @@ type Stage struct {
 
 	in, out, posted, received atomic.Int64
 	busy, wait                atomic.Int64 // nanoseconds
-	depth                     atomic.Int64 // stage-defined gauge (ready batches, open demand)
-	hasDepth                  atomic.Bool
-	lat                       *latencies
+	// Handlers still running: their count and the sum of their start times
+	// (UnixNano), so a snapshot can count the part of a long handler that
+	// has already elapsed. Without it a step that straddles two log
+	// intervals is charged wholly to the second, which then reads >100%.
+	running, runningSince atomic.Int64
+	lastBusy              atomic.Int64 // the busy time of the last snapshot
+	depth                 atomic.Int64 // stage-defined gauge (ready batches, open demand)
+	hasDepth              atomic.Bool
+	lat                   *latencies
 }
 
 // Props returns the options that attach s's middleware to an actor.
@@ -76,10 +82,16 @@ func (s *Stage) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			return
 		}
 		t0 := time.Now()
+		s.runningSince.Add(t0.UnixNano())
+		s.running.Add(1)
 		next(c, env)
 		d := time.Since(t0)
 		s.in.Add(1)
+		// busy grows by d while the running sum loses its (now − t0): move
+		// both before anyone reads a snapshot in between counts it twice.
 		s.busy.Add(int64(d))
+		s.running.Add(-1)
+		s.runningSince.Add(-t0.UnixNano())
 		s.lat.add(d)
 	}
 }
@@ -128,11 +140,23 @@ func (s *Stage) Snapshot() Snapshot {
 		d = s.depth.Load()
 	}
 	p50, p99 := s.lat.quantiles()
+	now := time.Now()
+	busy := s.busy.Load()
+	if n := s.running.Load(); n > 0 {
+		// Elapsed time of the handlers in flight; a handler that finishes
+		// between these loads may be counted twice or not at all for one
+		// snapshot, which the clamp below and the next snapshot absorb.
+		busy += max(0, n*now.UnixNano()-s.runningSince.Load())
+	}
+	if busy < s.lastBusy.Load() {
+		busy = s.lastBusy.Load() // keep the counter monotone for Prometheus
+	}
+	s.lastBusy.Store(busy)
 	return Snapshot{
 		Name: s.Name, Workers: s.Workers, In: s.in.Load(), Out: s.out.Load(),
 		Mailbox: s.posted.Load() - s.received.Load(), Depth: d,
-		Busy: time.Duration(s.busy.Load()), Wait: time.Duration(s.wait.Load()),
-		P50: p50, P99: p99, At: time.Now(),
+		Busy: time.Duration(busy), Wait: time.Duration(s.wait.Load()),
+		P50: p50, P99: p99, At: now,
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 func TestMetricsRoundTripAndTable(t *testing.T) {
@@ -76,5 +78,37 @@ func TestBottleneck(t *testing.T) {
 		{Name: "trainer", Workers: 1, Busy: 600 * time.Millisecond, Wait: 400 * time.Millisecond, At: t0.Add(time.Second)}}
 	if got := Bottleneck(prev, cur); got != "augment 93% busy, trainer waiting 40%" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A handler still running when a snapshot is taken counts the part that has
+// elapsed; before, a step straddling two log intervals was charged wholly to
+// the second, which then read "trainer 253% busy".
+func TestBusyCountsHandlersInFlight(t *testing.T) {
+	s := NewMetrics().Stage("trainer", 1)
+	release := make(chan struct{})
+	done := make(chan struct{})
+	recv := s.receive(func(actor.ReceiverContext, *actor.MessageEnvelope) { <-release })
+	go func() {
+		recv(nil, &actor.MessageEnvelope{Message: "step"})
+		close(done)
+	}()
+	time.Sleep(150 * time.Millisecond)
+	mid := s.Snapshot()
+	if mid.Busy < 100*time.Millisecond || mid.Busy > time.Second {
+		t.Fatalf("busy %v while a handler has run about 150 ms", mid.Busy)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	<-done
+	end := s.Snapshot()
+	if end.Busy < mid.Busy+50*time.Millisecond || end.In != 1 {
+		t.Fatalf("after the handler: busy %v (mid %v), in %d", end.Busy, mid.Busy, end.In)
+	}
+	if b := Busy(mid, end); b > 1.05 {
+		t.Fatalf("busy fraction %.2f over an interval the one worker spent in one handler", b)
+	}
+	if again := s.Snapshot(); again.Busy != end.Busy {
+		t.Fatalf("idle stage's busy moved from %v to %v", end.Busy, again.Busy)
 	}
 }
