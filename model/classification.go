@@ -14,7 +14,8 @@ import (
 // layer (keys sobel_layer.sobel.{0,1}.*), a backbone (backbone.*) and a
 // classifier head (head.*: ClsHead or MultiClsHead). Linear evaluation
 // freezes the backbone through its own frozen_stages / norm_eval; this type
-// adds nothing to that.
+// adds nothing to that. MMClsImageClassifierWrapper (mmcls_classifier.go)
+// builds this type too, with a neck between backbone and head.
 //
 // A backbone init_cfg of type Pretrained is loaded when the model is built
 // (mmcv's PretrainedInit: non-strict, optional key prefix), which is how
@@ -22,8 +23,11 @@ import (
 //
 // # Departures
 //
-//   - model.train_cfg.augments (Mixup/CutMix of the MAE/CAE fine-tuning
-//     configs) is rejected: flowssl has no batch augments.
+//   - model.train_cfg.augments (batch Mixup/CutMix of the fine-tuning
+//     configs, mmcls's Augments) mixes each training batch before the
+//     backbone and hands the head soft targets; it needs a head with a
+//     soft-target loss (MAEFinetuneHead). See BatchAugments for how the
+//     draws are seeded.
 //   - A Pretrained checkpoint without a prefix that has "backbone.*" keys
 //     (a whole algorithm checkpoint) is read as prefix "backbone."; mmcv
 //     would silently load nothing.
@@ -33,6 +37,10 @@ type Classification struct {
 	head       ClassifierHead
 	outIndices []int
 	notes      []string
+	augments   *BatchAugments // nil without train_cfg.augments
+	softHead   SoftTargetHead // the head, when augments is set
+	neck       Neck           // MMClsImageClassifierWrapper's; nil for Classification
+	typ        string         // "" = Classification
 }
 
 func init() { RegisterAlgorithm("Classification", buildClassification) }
@@ -41,8 +49,12 @@ func buildClassification(vs *nn.VarStore, cfg map[string]any) (Algorithm, error)
 	if err := checkKeys(cfg, "backbone", "head", "with_sobel"); err != nil {
 		return nil, err
 	}
+	var augments *BatchAugments
 	if tc, ok := cfg["train_cfg"].(map[string]any); ok && tc["augments"] != nil {
-		return nil, fmt.Errorf("model.train_cfg.augments: batch Mixup/CutMix is not supported")
+		var err error
+		if augments, err = ParseBatchAugments(tc["augments"]); err != nil {
+			return nil, err
+		}
 	}
 	withSobel := false
 	if v, ok := cfg["with_sobel"]; ok && v != nil {
@@ -65,6 +77,9 @@ func buildClassification(vs *nn.VarStore, cfg map[string]any) (Algorithm, error)
 		return nil, err
 	}
 	m.backbone, m.head = b, h
+	if err := m.setAugments(augments); err != nil {
+		return nil, err
+	}
 	m.outIndices = outIndicesOf(b)
 	for _, mod := range []any{b, h} {
 		if n, ok := mod.(Noter); ok {
@@ -79,6 +94,23 @@ func buildClassification(vs *nn.VarStore, cfg map[string]any) (Algorithm, error)
 		m.notes = append(m.notes, note)
 	}
 	return m, nil
+}
+
+// setAugments installs the batch augments (nil: none) after checking
+// that the head takes soft targets over as many classes.
+func (m *Classification) setAugments(a *BatchAugments) error {
+	if a == nil {
+		return nil
+	}
+	sh, ok := m.head.(SoftTargetHead)
+	if st, isST := m.head.(interface{ takesSoftTargets() bool }); !ok || (isST && !st.takesSoftTargets()) {
+		return fmt.Errorf("model.train_cfg.augments: head %s has no soft-target loss (have: MAEFinetuneHead, mmcls.LinearClsHead with LabelSmoothLoss or CrossEntropyLoss use_soft)", m.head.HeadType())
+	}
+	if nc, ok := m.head.(interface{ NumClasses() int }); ok && nc.NumClasses() != a.NumClasses() {
+		return fmt.Errorf("model.train_cfg.augments: num_classes %d, but the head has %d", a.NumClasses(), nc.NumClasses())
+	}
+	m.augments, m.softHead = a, sh
+	return nil
 }
 
 // outIndicesOf lists the backbone's output stages in output order (the
@@ -99,8 +131,13 @@ func outIndicesOf(b Backbone) []int {
 	return out
 }
 
-// Type names the algorithm.
-func (m *Classification) Type() string { return "Classification" }
+// Type names the algorithm (Classification or MMClsImageClassifierWrapper).
+func (m *Classification) Type() string {
+	if m.typ != "" {
+		return m.typ
+	}
+	return "Classification"
+}
 
 // Notes reports SyncBN-as-BN and what the Pretrained load did.
 func (m *Classification) Notes() []string { return m.notes }
@@ -118,7 +155,8 @@ func (m *Classification) HeadNames() []string {
 	return out
 }
 
-// extract runs the Sobel layer (if any) and the backbone; x is borrowed.
+// extract runs the Sobel layer (if any), the backbone and the neck (if
+// any); x is borrowed.
 func (m *Classification) extract(x *ts.Tensor, train bool) ([]*ts.Tensor, error) {
 	if m.sobel != nil {
 		g, err := m.sobel.forward(x)
@@ -128,11 +166,18 @@ func (m *Classification) extract(x *ts.Tensor, train bool) ([]*ts.Tensor, error)
 		defer g.MustDrop()
 		x = g
 	}
-	return m.backbone.Forward(x, train)
+	feats, err := m.backbone.Forward(x, train)
+	if err != nil || m.neck == nil {
+		return feats, err
+	}
+	defer dropTensors(feats)
+	return m.neck.Forward(feats, train)
 }
 
 // TrainStep is forward_train: the head's losses on one labelled view
-// ("loss"/"acc" for ClsHead, "loss.k"/"acc.k" for MultiClsHead).
+// ("loss"/"acc" for ClsHead, "loss.k"/"acc.k" for MultiClsHead). With
+// batch augments the view and labels are mixed first and the head's
+// soft-target loss is used.
 func (m *Classification) TrainStep(in *StepInput) (*Losses, error) {
 	if len(in.Views) != 1 {
 		return nil, fmt.Errorf("Classification: %d views, want 1 (a SingleViewDataset)", len(in.Views))
@@ -142,7 +187,16 @@ func (m *Classification) TrainStep(in *StepInput) (*Losses, error) {
 	}
 	s := NewScope()
 	defer s.Close()
-	feats, err := m.extract(in.Views[0], true)
+	x := in.Views[0]
+	var target *ts.Tensor
+	if m.augments != nil {
+		xm, y, _, err := m.augments.Apply(x, in.Labels)
+		if err != nil {
+			return nil, err
+		}
+		x, target = s.Track(xm), s.Track(y)
+	}
+	feats, err := m.extract(x, true)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +206,9 @@ func (m *Classification) TrainStep(in *StepInput) (*Losses, error) {
 		return nil, err
 	}
 	s.TrackAll(scores)
+	if target != nil {
+		return m.softHead.SoftLoss(scores, target)
+	}
 	return m.head.Loss(scores, in.Labels)
 }
 

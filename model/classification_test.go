@@ -308,7 +308,7 @@ func TestClassificationConfigErrors(t *testing.T) {
 		}{
 			{"neck", map[string]any{"type": "LinearNeck"}, "model.neck: unknown key"},
 			{"with_sobel", "yes", "model.with_sobel: want a bool"},
-			{"train_cfg", map[string]any{"augments": []any{map[string]any{"type": "BatchMixup"}}}, "Mixup/CutMix"},
+			{"train_cfg", map[string]any{"augments": []any{map[string]any{"type": "BatchMixup"}}}, "model.train_cfg.augments.0: alpha 0 must be > 0"},
 			{"head", map[string]any{"type": "ContrastiveHead"}, "Classification needs a classifier head"},
 		} {
 			mc := linearShapesModel(t)

@@ -60,6 +60,9 @@ func NewMAEFinetuneHead(p *nn.Path, c MAEFinetuneHeadConfig) (*MAEFinetuneHead, 
 // HeadType names the registered type.
 func (h *MAEFinetuneHead) HeadType() string { return "MAEFinetuneHead" }
 
+// NumClasses is the classifier's output size.
+func (h *MAEFinetuneHead) NumClasses() int { return h.cfg.NumClasses }
+
 // Forward returns [logits] for xs = [N×embed_dim].
 func (h *MAEFinetuneHead) Forward(xs []*ts.Tensor, train bool) ([]*ts.Tensor, error) {
 	x, err := singleInput("MAEFinetuneHead", xs)
@@ -81,16 +84,25 @@ func (h *MAEFinetuneHead) Loss(scores []*ts.Tensor, labels *ts.Tensor) (*Losses,
 	if err := checkLabels("MAEFinetuneHead", s, labels); err != nil {
 		return nil, err
 	}
-	sc := NewScope()
-	defer sc.Close()
-	eps := h.cfg.LabelSmoothVal
-	c := int64(h.cfg.NumClasses)
-	onehot := sc.Track(labels.MustOneHot(c, false).MustTotype(gotch.Float, true))
-	target := sc.Track(addScalar(sc.Track(mulScalar(onehot, 1-eps, false)), eps/float64(c), false))
-	logp := sc.Track(s.MustLogSoftmax(-1, gotch.Float, false))
-	per := sc.Track(sc.Track(logp.MustMul(target, false)).MustSumDimIntlist([]int64{1}, false, gotch.Float, false)) // N
+	onehot := labels.MustOneHot(int64(h.cfg.NumClasses), false).MustTotype(gotch.Float, true)
+	defer onehot.MustDrop()
+	return h.SoftLoss(scores, onehot)
+}
+
+// SoftLoss is LabelSmoothLoss (mode 'original') on one-hot-like targets
+// [N×C] float (the soft labels of batch Mixup/CutMix): CE of the scores
+// against (1−ε)·target + ε/num_classes, averaged over the batch.
+func (h *MAEFinetuneHead) SoftLoss(scores []*ts.Tensor, target *ts.Tensor) (*Losses, error) {
+	s, err := singleInput("MAEFinetuneHead.SoftLoss", scores)
+	if err != nil {
+		return nil, err
+	}
+	loss, err := labelSmoothSoftCE(s, target, h.cfg.LabelSmoothVal, int64(h.cfg.NumClasses))
+	if err != nil {
+		return nil, fmt.Errorf("MAEFinetuneHead: %w", err)
+	}
 	l := NewLosses()
-	l.Set("loss", per.MustMean(gotch.Float, false).MustNeg(true))
+	l.Set("loss", loss)
 	return l, nil
 }
 

@@ -227,11 +227,17 @@ type SimMIMSwinTransformer struct {
 // Linear trunc-normal(0.02) with bias 0, LayerNorm 1/0; the patch
 // projection keeps PyTorch's default init.
 func NewSimMIMSwinTransformer(p *nn.Path, c SimMIMSwinConfig) (*SimMIMSwinTransformer, error) {
+	return newSwin(p, c, "SimMIMSwinTransformer", true)
+}
+
+// newSwin builds the backbone; without withMask it is mmcls's plain
+// SwinTransformer (no mask_token key).
+func newSwin(p *nn.Path, c SimMIMSwinConfig, who string, withMask bool) (*SimMIMSwinTransformer, error) {
 	geo, err := c.resolve()
 	if err != nil {
 		return nil, err
 	}
-	pre, err := vitPretrained("SimMIMSwinTransformer", c.InitCfg)
+	pre, err := vitPretrained(who, emptyInitCfg(c.InitCfg))
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +252,10 @@ func NewSimMIMSwinTransformer(p *nn.Path, c SimMIMSwinConfig) (*SimMIMSwinTransf
 			return nil, err
 		}
 	}
-	if sw.maskToken, err = addParam(p, "mask_token", []int64{1, 1, sw.dim}); err != nil {
-		return nil, err
+	if withMask {
+		if sw.maskToken, err = addParam(p, "mask_token", []int64{1, 1, sw.dim}); err != nil {
+			return nil, err
+		}
 	}
 	if sw.patch, err = newPatchEmbed(p.Sub("patch_embed"), int64(c.InChannels), sw.dim, 4, 1e-5); err != nil {
 		return nil, err
@@ -293,7 +301,9 @@ func NewSimMIMSwinTransformer(p *nn.Path, c SimMIMSwinConfig) (*SimMIMSwinTransf
 		if sw.absPos != nil {
 			truncNormal(sw.absPos, 0.02)
 		}
-		truncNormal(sw.maskToken, 0.02)
+		if sw.maskToken != nil {
+			truncNormal(sw.maskToken, 0.02)
+		}
 		for _, l := range linears {
 			truncNormal(l.w, 0.02)
 			if l.b != nil {
@@ -378,6 +388,9 @@ func (sw *SimMIMSwinTransformer) ForwardMasked(x, mask *ts.Tensor, train bool) (
 	tok, hw := sw.patch.forward(x) // N×L×C
 	s.Track(tok)
 	n, l := dims[0], hw[0]*hw[1]
+	if mask != nil && sw.maskToken == nil {
+		return nil, fmt.Errorf("SwinTransformer: a mask needs SimMIM's mask_token")
+	}
 	if mask != nil {
 		md, err := mask.Size()
 		if err != nil {

@@ -127,17 +127,22 @@ func (f *ffn) forward(s *Scope, x *ts.Tensor, train bool) *ts.Tensor {
 
 // attention is mmcls's MultiheadAttention (qkv Linear with bias=qkv_bias)
 // or, with splitBias, MMSelfSup's variant: a bias-free qkv plus learnable
-// q_bias and v_bias, the k bias fixed at 0 (components.md §4.2).
+// q_bias and v_bias, the k bias fixed at 0 (components.md §4.2). With a
+// window it is MMSelfSup's MultiheadAttentionWithRPE (see rpe).
 type attention struct {
 	qkv, proj      *linear
 	qBias, vBias   *ts.Tensor
+	rpe            *relPosBias // nil without a window
 	heads, headDim int64
 	dim            int64
 	scale          float64
 	attnDrop, drop float64
 }
 
-func newAttention(p *nn.Path, dim, heads int64, qkvBias, splitBias bool, attnDrop, drop float64) (*attention, error) {
+// newAttention builds the attention under p; a non-zero window adds the
+// relative position bias for a window[0]×window[1] patch grid plus a cls
+// token (MultiheadAttentionWithRPE, splitBias only).
+func newAttention(p *nn.Path, dim, heads int64, qkvBias, splitBias bool, window [2]int64, attnDrop, drop float64) (*attention, error) {
 	if heads <= 0 || dim%heads != 0 {
 		return nil, fmt.Errorf("%s: embed dims %d not divisible by %d heads", pathName(p, ""), dim, heads)
 	}
@@ -150,6 +155,15 @@ func newAttention(p *nn.Path, dim, heads int64, qkvBias, splitBias bool, attnDro
 			return nil, err
 		}
 		if a.vBias, err = addParam(p, "v_bias", []int64{dim}); err != nil {
+			return nil, err
+		}
+	}
+	if window != [2]int64{} {
+		if !splitBias {
+			return nil, fmt.Errorf("%s: relative position bias needs MMSelfSup's attention (split q/v bias)", pathName(p, ""))
+		}
+		// After q_bias/v_bias, before the qkv and proj children.
+		if a.rpe, err = newRelPosBias(p, window, heads); err != nil {
 			return nil, err
 		}
 	}
@@ -179,8 +193,15 @@ func (a *attention) forward(s *Scope, x *ts.Tensor, train bool) *ts.Tensor {
 	k := s.Track(qkv.MustSelect(0, 1, false))
 	v := s.Track(qkv.MustSelect(0, 2, false))
 	kt := s.Track(k.MustTranspose(-2, -1, false))
-	attn := s.Track(q.MustMatmul(kt, false))        // B×H×N×N
-	attn = s.Track(mulScalar(attn, a.scale, false)) // mmcls scales after q·kᵀ
+	var attn *ts.Tensor
+	if a.rpe == nil {
+		attn = s.Track(q.MustMatmul(kt, false))         // B×H×N×N
+		attn = s.Track(mulScalar(attn, a.scale, false)) // mmcls scales after q·kᵀ
+	} else {
+		qs := s.Track(mulScalar(q, a.scale, false)) // MultiheadAttentionWithRPE scales q first
+		attn = s.Track(qs.MustMatmul(kt, false))    // B×H×N×N
+		attn = s.Track(attn.MustAdd(s.Track(a.rpe.bias(n)), false))
+	}
 	attn = s.Track(attn.MustSoftmax(-1, gotch.Float, false))
 	attn = dropout(s, attn, a.attnDrop, train)
 	out := s.Track(attn.MustMatmul(v, false)) // B×H×N×hd
@@ -208,7 +229,8 @@ type encoderLayerConfig struct {
 	qkvBias, splitBias bool
 	eps                float64
 	drop, dropPath     float64
-	initValues         float64 // > 0: MMSelfSup's γ layer scale
+	initValues         float64  // > 0: MMSelfSup's γ layer scale
+	window             [2]int64 // non-zero: relative position bias (use_window)
 }
 
 func newEncoderLayer(p *nn.Path, c encoderLayerConfig) (*encoderLayer, error) {
@@ -230,7 +252,7 @@ func newEncoderLayer(p *nn.Path, c encoderLayerConfig) (*encoderLayer, error) {
 	if l.ln1, err = newLayerNorm(p.Sub("ln1"), c.dim, c.eps); err != nil {
 		return nil, err
 	}
-	if l.attn, err = newAttention(p.Sub("attn"), c.dim, c.heads, c.qkvBias, c.splitBias, 0, c.drop); err != nil {
+	if l.attn, err = newAttention(p.Sub("attn"), c.dim, c.heads, c.qkvBias, c.splitBias, c.window, 0, c.drop); err != nil {
 		return nil, err
 	}
 	if l.ln2, err = newLayerNorm(p.Sub("ln2"), c.dim, c.eps); err != nil {

@@ -240,6 +240,12 @@ type vitCore struct {
 // newVitCore builds the body; layer describes the block variant
 // (split q/v bias and γ for CAEViT).
 func newVitCore(p *nn.Path, c ViTBaseConfig, geo vitGeometry, splitBias bool, initValues float64) (*vitCore, error) {
+	return newVitCoreWindow(p, c, geo, splitBias, initValues, false)
+}
+
+// newVitCoreWindow is newVitCore; useWindow gives every block a relative
+// position bias over the patch grid (MIMVisionTransformer's use_window).
+func newVitCoreWindow(p *nn.Path, c ViTBaseConfig, geo vitGeometry, splitBias bool, initValues float64, useWindow bool) (*vitCore, error) {
 	a := geo.arch
 	v := &vitCore{cfg: c, geo: geo, dim: int64(a.EmbedDims)}
 	var err error
@@ -254,6 +260,10 @@ func newVitCore(p *nn.Path, c ViTBaseConfig, geo vitGeometry, splitBias bool, in
 	if v.patch, err = newPatchEmbed(p.Sub("patch_embed"), int64(c.InChannels), v.dim, int64(c.PatchSize), 0); err != nil {
 		return nil, err
 	}
+	var window [2]int64
+	if useWindow {
+		window = v.res
+	}
 	lp := p.Sub("layers")
 	for i := 0; i < a.NumLayers; i++ {
 		dpr := 0.0
@@ -263,7 +273,7 @@ func newVitCore(p *nn.Path, c ViTBaseConfig, geo vitGeometry, splitBias bool, in
 		l, err := newEncoderLayer(lp.Sub(strconv.Itoa(i)), encoderLayerConfig{
 			dim: v.dim, heads: int64(a.NumHeads), ffnDim: int64(a.FeedforwardChannels),
 			qkvBias: c.QKVBias, splitBias: splitBias, eps: geo.eps,
-			drop: c.DropRate, dropPath: dpr, initValues: initValues,
+			drop: c.DropRate, dropPath: dpr, initValues: initValues, window: window,
 		})
 		if err != nil {
 			return nil, err

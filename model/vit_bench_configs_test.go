@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/flowssl/flowssl/configs"
@@ -38,15 +37,15 @@ func shippedDict(t *testing.T, name, path string) map[string]any {
 //   - vit-small-p16_linear (MoCo v3's probe): VisionTransformer with every
 //     stage frozen (frozen_stages = num_layers), ClsHead on the cls token
 //     (vit_backbone); only head.* trains; SGD.
-//   - vit-base-p16_ft (MAE's fine-tuning) without train_cfg.augments:
+//   - vit-base-p16_ft (MAE's fine-tuning) with its train_cfg.augments
+//     (batch Mixup/CutMix, num_classes shrunk with the head):
 //     MIMVisionTransformer (mean-pooled patches through fc_norm) and
 //     MAEFinetuneHead; AdamW with TransformerFinetuneConstructor's
 //     layer decay 0.65 (the head keeps the base LR, block 0 of 2 gets 0.65²).
+//   - vit-base-p16_ft-…-rpe (CAE's fine-tuning): the same with use_window
+//     (a relative position bias table per block, trainable) and γ 0.1.
 //   - _base_/models/vit-base-p16_linprobe: finetune False freezes the
 //     backbone; MAELinprobeHead (BN without affine, Linear) trains.
-//
-// The fine-tuning config as shipped still stops at train_cfg.augments
-// (batch Mixup/CutMix), with a message saying so.
 func TestViTBenchmarkConfigsBuild(t *testing.T) {
 	tiny := map[string]any{"_delete_": true, "embed_dims": 32, "num_layers": 2, "num_heads": 4, "feedforward_channels": 64}
 	shrink := func(mc map[string]any) {
@@ -68,6 +67,11 @@ func TestViTBenchmarkConfigsBuild(t *testing.T) {
 			}
 		}
 		h["num_classes"] = 10
+		if tc, ok := mc["train_cfg"].(map[string]any); ok {
+			for _, a := range tc["augments"].([]any) {
+				a.(map[string]any)["num_classes"] = 10
+			}
+		}
 	}
 	for _, c := range []struct {
 		name, config string
@@ -76,17 +80,11 @@ func TestViTBenchmarkConfigsBuild(t *testing.T) {
 	}{
 		{"mocov3 linear", "benchmarks/classification/imagenet/vit-small-p16_linear-8xb128-coslr-90e_in1k.yaml", []string{"head."}, ""},
 		{"mae finetune", "benchmarks/classification/imagenet/vit-base-p16_ft-8xb128-coslr-100e_in1k.yaml", []string{"backbone.", "head."}, "backbone.layers.0.ffn.layers.1.weight"},
+		{"cae finetune rpe", "benchmarks/classification/imagenet/vit-base-p16_ft-8xb128-coslr-100e-rpe_in1k.yaml", []string{"backbone.", "head."}, "backbone.layers.0.attn.relative_position_bias_table"},
 		{"mae linprobe", "benchmarks/classification/_base_/models/vit-base-p16_linprobe.yaml", []string{"head."}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mc := shippedDict(t, c.config, "model")
-			if strings.Contains(c.config, "_ft-") {
-				vs := nn.NewVarStore(gotch.CPU)
-				if _, err := BuildAlgorithm(vs, mc); err == nil || !strings.Contains(err.Error(), "train_cfg.augments") {
-					t.Errorf("shipped fine-tuning config: %v, want the Mixup/CutMix refusal", err)
-				}
-				delete(mc, "train_cfg")
-			}
 			shrink(mc)
 			var optCfg map[string]any
 			if !strings.HasPrefix(c.name, "mae linprobe") {
@@ -171,5 +169,64 @@ func checkLayerDecayLR(t *testing.T, opt Optimizer, params []Param, cfg map[stri
 	}
 	if found != 2 {
 		t.Errorf("found %d of %s and head.head.weight among the groups", found, name)
+	}
+}
+
+// TestViTFinetuneConfigsBuildFullSize builds the shipped ViT-B/16
+// fine-tuning models as they are (no shrinking): the Mixup/CutMix augments
+// parse (1000 classes, prob ½ each, nothing left for Identity), the
+// backbone has 12 blocks, and the rpe variant gives each block a
+// (2·14−1)²+3 = 732 × 12 relative_position_bias_table and a 197×197
+// index; the trainable parameter count is ViT-B's plus the head (the
+// tables add 12·732·12 = 105,408, the γs 12·2·768 = 18,432).
+func TestViTFinetuneConfigsBuildFullSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two ViT-B models")
+	}
+	for _, c := range []struct {
+		config string
+		rpe    bool
+		params int64
+	}{
+		{"benchmarks/classification/imagenet/vit-base-p16_ft-8xb128-coslr-100e_in1k.yaml", false, 86_558_440},
+		{"benchmarks/classification/imagenet/vit-base-p16_ft-8xb128-coslr-100e-rpe_in1k.yaml", true, 86_558_440 + 105_408 + 18_432},
+	} {
+		t.Run(c.config[strings.LastIndex(c.config, "/")+1:], func(t *testing.T) {
+			mc := shippedDict(t, c.config, "model")
+			onPinned(t, func() error {
+				a, vs := algoBuild(t, mc)
+				m := a.(*Classification)
+				if m.augments == nil || m.augments.NumClasses() != 1000 || len(m.augments.augs) != 2 {
+					t.Fatalf("augments %+v, want Mixup and CutMix over 1000 classes", m.augments)
+				}
+				var n int64
+				for _, p := range ParamsOf(vs) {
+					sz := p.T.MustSize()
+					k := int64(1)
+					for _, d := range sz {
+						k *= d
+					}
+					n += k
+				}
+				if n != c.params {
+					t.Errorf("%d trainable parameters, want %d", n, c.params)
+				}
+				v := m.backbone.(*MIMVisionTransformer)
+				if len(v.layers) != 12 {
+					t.Fatalf("%d blocks, want 12", len(v.layers))
+				}
+				for i, l := range v.layers {
+					if (l.attn.rpe != nil) != c.rpe {
+						t.Fatalf("block %d: relative position bias %v, want %v", i, l.attn.rpe != nil, c.rpe)
+					}
+					if c.rpe {
+						if tb, ix := l.attn.rpe.table.MustSize(), l.attn.rpe.index.MustSize(); tb[0] != 732 || tb[1] != 12 || ix[0] != 197 || ix[1] != 197 {
+							t.Errorf("block %d: table %v index %v, want [732 12] and [197 197]", i, tb, ix)
+						}
+					}
+				}
+				return nil
+			})
+		})
 	}
 }

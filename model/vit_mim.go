@@ -29,9 +29,6 @@ func (c *MIMVisionTransformerConfig) Validate() error {
 	if _, err := c.resolve(vitArchMMCls); err != nil {
 		return err
 	}
-	if c.UseWindow {
-		return fmt.Errorf("use_window: relative position bias (MultiheadAttentionWithRPE) is not supported")
-	}
 	if c.InitValues < 0 {
 		return fmt.Errorf("init_values %g must be ≥ 0", c.InitValues)
 	}
@@ -39,7 +36,10 @@ func (c *MIMVisionTransformerConfig) Validate() error {
 }
 
 // MIMVisionTransformer is mmcls's ViT with MMSelfSup's
-// TransformerEncoderLayers (split q/v bias, γ when init_values > 0).
+// TransformerEncoderLayers (split q/v bias, γ when init_values > 0, and
+// with use_window a relative position bias per block over the patch grid:
+// layers.{i}.attn.relative_position_bias_table and
+// .relative_position_index, see relPosBias).
 // Forward returns one N×D tensor: with final_norm the cls token after ln1,
 // otherwise the mean of the patch tokens through fc_norm (MAE's
 // fine-tuning recipe). The position embedding is added as is, so inputs
@@ -67,7 +67,7 @@ func NewMIMVisionTransformer(p *nn.Path, c MIMVisionTransformerConfig) (*MIMVisi
 	if err != nil {
 		return nil, err
 	}
-	core, err := newVitCore(p, c.ViTBaseConfig, geo, true, c.InitValues)
+	core, err := newVitCoreWindow(p, c.ViTBaseConfig, geo, true, c.InitValues, c.UseWindow)
 	if err != nil {
 		return nil, err
 	}

@@ -136,8 +136,8 @@ func loadLinearConfig(o linearOptions) (*configs.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Config, err)
 	}
-	if s, _ := tree.ToPlain(mt).(string); s != "Classification" {
-		return nil, fmt.Errorf("%s: model.type is %v; linear needs a benchmark config with model.type Classification", o.Config, tree.ToPlain(mt))
+	if s, _ := tree.ToPlain(mt).(string); s != "Classification" && s != "MMClsImageClassifierWrapper" {
+		return nil, fmt.Errorf("%s: model.type is %v; linear needs a benchmark config with model.type Classification (or MMClsImageClassifierWrapper)", o.Config, tree.ToPlain(mt))
 	}
 	return cfg, nil
 }
@@ -240,7 +240,7 @@ func evaluateClassification(ctx context.Context, cfg *configs.Config, ckptPath s
 		}
 		c, ok := algo.(*model.Classification)
 		if !ok {
-			return fmt.Errorf("model.type %s: want Classification", algo.Type())
+			return fmt.Errorf("model.type %s: want Classification or MMClsImageClassifierWrapper", algo.Type())
 		}
 		cls = c
 		named, err := model.NamedFromCheckpoint(ck.StateDict)
