@@ -15,6 +15,9 @@ LIBTCH_ROOT ?= build/libtch
 export OMP_NUM_THREADS ?= 1
 # glibc keeps one arena per thread that touched malloc; with many decode threads freed memory stays mapped.
 export MALLOC_ARENA_MAX ?= 2
+# libgomp threads that spin while idle starve whatever shares their cores (other test packages run
+# in parallel, augment workers): see model.RecommendedEnv.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 APT_PKGS := libtorch-dev libvips-dev pkg-config g++ python3-torch python3-torchvision python3-numpy dataset-fashion-mnist python3-sklearn
 BENCH_PKGS := mate-backgrounds

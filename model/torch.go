@@ -23,3 +23,17 @@ func SetNumThreads(n int) { C.at_set_num_threads(C.int(n)) }
 
 // NumThreads is libtorch's intra-op thread count.
 func NumThreads() int { return int(C.at_get_num_threads()) }
+
+// RecommendedEnv lists the environment settings libtorch's OpenMP runtime
+// wants before the process starts, as "NAME=value".
+//
+// OMP_WAIT_POLICY=PASSIVE: libgomp's default lets an idle team thread spin
+// for a while before it sleeps. flowssl's augment workers, libvips and any
+// other process share the cores with libtorch's team, and a spinning thread
+// takes a core a worker needs, while a descheduled team member stalls the
+// whole parallel region at its barrier. On the 2-core dev VM with one
+// competing process, a ResNet-18 step ran at 8–10 img/s with the default
+// policy and 99–123 img/s passive (BENCHMARKS.md, "Cores"). libgomp reads
+// the variable once, when it loads, so cmd/flowssl re-executes itself with
+// it set; a value the user exported wins.
+func RecommendedEnv() []string { return []string{"OMP_WAIT_POLICY=PASSIVE"} }
