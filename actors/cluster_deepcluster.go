@@ -69,6 +69,17 @@ import (
 // the extract pipeline; the initial clustering is still a full extraction
 // before the first step.
 //
+// # Several nodes
+//
+// In sync mode each rank extracts a contiguous shard of the set (batch
+// aligned, so the features are those one process computes), the shards
+// are all-gathered, rank 0 clusters and broadcasts the labels, and every
+// rank installs them (MMSelfSup's distributed extraction and broadcast of
+// new_labels); each rank's plan for the next epoch follows from the same
+// labels and seed. Async mode is refused on several nodes: each node's
+// Clusterer finishes at its own time, so the nodes would train on labels
+// of different clusterings.
+//
 // # State
 //
 // The installed labels, the finished clusterings still to be used, the
@@ -359,6 +370,7 @@ type dcRun struct {
 	log      func(msg string, kv ...any)
 	start    int // first epoch of this process (after a resume)
 	maxEpoch int
+	dist     Distributed // multi-node: sharded extraction, rank 0 clusters
 
 	// newClusterer makes the clustering algorithm (a seam for tests).
 	newClusterer func() (cluster.Clusterer, error)
@@ -403,6 +415,9 @@ func buildDeepClusterExtension(env *ExtensionEnv) (Extension, error) {
 	}
 	if hook == nil {
 		return nil, fmt.Errorf("custom_hooks: DeepCluster needs a DeepClusterHook (its pseudo-labels)")
+	}
+	if hook.cfg.async && env.Setup != nil && multiRank(env.Setup.Dist) {
+		return nil, fmt.Errorf("custom_hooks DeepClusterHook.clustering.mode: async is single-process only (each node would pick its labels by its own clusterer's timing); use sync on several nodes")
 	}
 	algo, ok := env.Runner.Algorithm.(clusterAlgo)
 	if !ok {
@@ -449,7 +464,7 @@ func buildDeepClusterExtension(env *ExtensionEnv) (Extension, error) {
 	log := env.Log
 	r := &dcRun{
 		cfg: c, algo: algo, runner: env.Runner, n: env.Source.Len(), seed: env.Setup.Seed, device: dev,
-		workDir: env.Setup.WorkDir, maxEpoch: maxEpoch,
+		workDir: env.Setup.WorkDir, maxEpoch: maxEpoch, dist: env.Setup.Dist,
 		extract: &inlineExtractor{Source: src, Augmenter: aug, BatchSize: c.batch, Workers: max(1, c.workers), Device: dev},
 		hold:    env.Metrics.Stage("deepcluster-hold", 1),
 		metrics: env.Metrics,
@@ -707,7 +722,7 @@ func (r *dcRun) clusterNow(src, epoch int, fillBank bool) error {
 	if r.trace != nil {
 		r.trace("extract", src)
 	}
-	feats, dim, err := r.extract.Run(context.Background(), max(epoch, 0), r.algo.ClusterFeatures)
+	feats, dim, err := r.extractAll(max(epoch, 0))
 	if err != nil {
 		return fmt.Errorf("DeepClusterHook extract: %w", err)
 	}
@@ -715,14 +730,43 @@ func (r *dcRun) clusterNow(src, epoch int, fillBank bool) error {
 		r.bank, r.dim = feats, dim
 		feats = append([]float32(nil), feats...)
 	}
-	res, err := r.clusterFeatures(feats, dim, src)
-	if err != nil {
-		return err
+	var res *dcResult
+	if !multiRank(r.dist) || r.dist.Rank() == 0 {
+		if res, err = r.clusterFeatures(feats, dim, src); err != nil {
+			return err
+		}
+	}
+	if multiRank(r.dist) {
+		var labels []int64
+		var k int
+		if res != nil {
+			labels, k = res.labels, res.k
+		}
+		if labels, k, err = broadcastLabels(r.dist, labels, k); err != nil {
+			return fmt.Errorf("DeepClusterHook: %w", err)
+		}
+		if len(labels) != r.n {
+			return fmt.Errorf("DeepClusterHook: rank 0 sent %d labels for %d samples", len(labels), r.n)
+		}
+		res = &dcResult{labels: labels, k: k}
 	}
 	r.mu.Lock()
 	r.results[src] = res
 	r.mu.Unlock()
 	return r.install(src, true)
+}
+
+// extractAll extracts the features of the whole set: on several nodes each
+// rank its shard, gathered (extractShards).
+func (r *dcRun) extractAll(epoch int) ([]float32, int, error) {
+	ctx := context.Background()
+	if !multiRank(r.dist) {
+		return r.extract.Run(ctx, epoch, r.algo.ClusterFeatures)
+	}
+	return extractShards(ctx, r.dist, r.n, r.extract.BatchSize, func(lo, hi int) ([]float32, int, error) {
+		r.log("dist: extracting this rank's shard", "rank", r.dist.Rank(), "from", lo, "to", hi, "samples", r.n)
+		return r.extract.RunRange(ctx, epoch, lo, hi, r.algo.ClusterFeatures)
+	})
 }
 
 // clusterFeatures clusters N×dim features on the calling (pinned) thread.

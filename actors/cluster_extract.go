@@ -39,15 +39,21 @@ type extractBatch struct {
 // N×C×H×W batch to N×D (the caller owns the result); epoch seeds the
 // pipeline's randomness.
 func (e *inlineExtractor) Run(ctx context.Context, epoch int, features FeatureFunc) ([]float32, int, error) {
-	n := e.Source.Len()
+	return e.RunRange(ctx, epoch, 0, e.Source.Len(), features)
+}
+
+// RunRange is Run over samples [lo, hi) only (row i = sample lo+i), in
+// batches starting at lo; D is 0 when the range is empty.
+func (e *inlineExtractor) RunRange(ctx context.Context, epoch, lo, hi int, features FeatureFunc) ([]float32, int, error) {
+	n := hi - lo
 	bs, workers := max(1, e.BatchSize), max(1, e.Workers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan extractBatch, 1)
 	go func() {
 		defer close(batches)
-		for start := 0; start < n; start += bs {
-			b := e.prepare(start, min(bs, n-start), epoch, workers)
+		for start := lo; start < hi; start += bs {
+			b := e.prepare(start, min(bs, hi-start), epoch, workers)
 			select {
 			case batches <- b:
 			case <-ctx.Done():
@@ -72,7 +78,7 @@ func (e *inlineExtractor) Run(ctx context.Context, epoch int, features FeatureFu
 			dim = d
 			out = make([]float32, n*d)
 		}
-		copy(out[b.start*dim:], rows)
+		copy(out[(b.start-lo)*dim:], rows)
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}

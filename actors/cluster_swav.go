@@ -20,7 +20,10 @@ import (
 // in the checkpoint instead (flowssl_state.SwAVHook, through the SwAV
 // extension), so a resumed run continues with the queue of the epoch it
 // stopped at, and a fresh run in the same work_dir does not pick up a
-// stale one.
+// stale one. On several nodes each rank holds queue_length/world rows
+// (MMSelfSup's per-GPU queue) and the head's Sinkhorn-Knopp runs over all
+// ranks (model.DistributedSinkhorn); only rank 0's queue is checkpointed,
+// so a resumed multi-node run restarts every rank from rank 0's queue.
 type swavHook struct {
 	priority int
 	cfg      memory.SwAVQueueConfig
@@ -143,6 +146,11 @@ type swavExtension struct{ h *swavHook }
 func buildSwAVExtension(env *ExtensionEnv) (Extension, error) {
 	for _, h := range env.Runner.hooks {
 		if sh, ok := h.(*swavHook); ok {
+			if multiRank(env.Setup.Dist) && sh.q == nil {
+				// SwAVHook: queue_length rounded down to batch·world, and
+				// each rank holds queue_length/world rows.
+				sh.cfg.WorldSize = env.Setup.Dist.World()
+			}
 			if err := env.Runner.Pinned.Do(func() error { return sh.attach(env.Runner) }); err != nil {
 				return nil, err
 			}

@@ -88,6 +88,10 @@ func (r *Runner) joinDistributed(d Distributed, iter int) (int, error) {
 	if cu, ok := r.Algorithm.(model.CollectiveUser); ok {
 		cu.SetCollective(d)
 	}
+	if g := model.EnableSyncBN(r.VS, d); g != nil {
+		r.SyncBN = g
+		r.Log.Info().Int("world", d.World()).Msg("dist: SyncBN statistics and gradients synchronised across the nodes")
+	}
 	if d.Rank() != 0 {
 		// Only rank 0 writes checkpoints (primaryOnly): spare the other
 		// ranks the per-interval snapshots; what is left is the one at

@@ -18,15 +18,24 @@ func init() { RegisterExtension("NPID", buildNPIDMemory) }
 // actor (see memoryActor for the protocol), attached to the algorithm as
 // its model.NPIDBank. Unlike MMSelfSup it is Stateful: the bank goes into
 // every checkpoint and comes back on resume.
+//
+// On several nodes every rank keeps the whole bank, as MMSelfSup's
+// SimpleMemory does: each step's indices and features are all-gathered
+// before the update (gatherUpdate), so the ranks' banks stay the same;
+// each rank draws its own negatives (the seed offset by the rank, rank 0's
+// being one process's).
 type npidMemory struct {
 	algo   *model.NPID
 	cfg    memory.SimpleMemoryConfig
 	negNum int
 	ensure bool
 	seed   int64
-	device gotch.Device
-	stage  *Stage
+	// negSeed offsets the negatives' seed by rank (0 on one process).
+	negSeed int64
+	device  gotch.Device
+	stage   *Stage
 
+	dist    Distributed          // multi-node: gathered updates
 	pending *checkpoint.Dict     // state restored before Spawn
 	mem     *memory.SimpleMemory // owned by the actor's thread
 	client  *memoryClient
@@ -48,8 +57,15 @@ func buildNPIDMemory(env *ExtensionEnv) (Extension, error) {
 	if dev.Name == "" {
 		dev = gotch.CPU
 	}
-	return &npidMemory{algo: algo, cfg: cfg, negNum: algo.NegNum(), ensure: algo.EnsureNeg(), seed: env.Setup.Seed,
-		device: dev, stage: env.Metrics.Stage("memory", 1)}, nil
+	n := &npidMemory{algo: algo, cfg: cfg, negNum: algo.NegNum(), ensure: algo.EnsureNeg(), seed: env.Setup.Seed,
+		device: dev, stage: env.Metrics.Stage("memory", 1), dist: env.Setup.Dist}
+	if multiRank(n.dist) {
+		if cfg.Length >= 1<<24 {
+			return nil, fmt.Errorf("model.memory_bank.length %d: several nodes gather sample indices as float32, exact below 2^24", cfg.Length)
+		}
+		n.negSeed = int64(n.dist.Rank()) * 1_000_003
+	}
+	return n, nil
 }
 
 // Name keys the bank in checkpoints (after model.memory_bank).
@@ -91,7 +107,17 @@ func (n *npidMemory) Spawn(root *actor.RootContext, props func(st *Stage, p acto
 
 // SaveState asks the actor for a copy of the bank; it sees every update
 // the steps before the checkpoint sent.
+//
+// Before the actor runs (a multi-node run's start snapshots rank 0's state
+// before the dataflow spawns) it returns the pending state or an empty
+// dict, which LoadState ignores.
 func (n *npidMemory) SaveState() (*checkpoint.Dict, error) {
+	if n.client == nil {
+		if n.pending != nil {
+			return n.pending, nil
+		}
+		return checkpoint.NewDict(), nil
+	}
 	v, err := n.client.ask(npidSave{n})
 	if err != nil {
 		return nil, err
@@ -102,6 +128,9 @@ func (n *npidMemory) SaveState() (*checkpoint.Dict, error) {
 // LoadState restores the bank: kept for Spawn when the actor does not run
 // yet (resume), else sent to the actor.
 func (n *npidMemory) LoadState(d *checkpoint.Dict) error {
+	if d.Len() == 0 {
+		return nil // saved before the bank existed
+	}
 	if n.client == nil {
 		n.pending = d
 		return nil
@@ -133,6 +162,12 @@ func (b npidBank) Rows(iter int, idx []int64) (*ts.Tensor, error) {
 }
 
 func (b npidBank) Update(iter int, idx []int64, feat *ts.Tensor) error {
+	if multiRank(b.n.dist) {
+		var err error
+		if idx, feat, err = gatherUpdate(b.n.dist, idx, feat); err != nil {
+			return fmt.Errorf("NPID memory update, iter %d: %w", iter+1, err)
+		}
+	}
 	if err := b.n.client.tell(npidUpdate{b.n, iter, idx, feat}); err != nil {
 		feat.MustDrop()
 		return err
@@ -140,7 +175,8 @@ func (b npidBank) Update(iter int, idx []int64, feat *ts.Tensor) error {
 	return nil
 }
 
-// npidRows draws the negatives of iteration iter (from (seed, iter) only)
+// npidRows draws the negatives of iteration iter (from (seed, iter) only,
+// and the rank on several nodes)
 // and gathers the rows; the step owns the answer.
 type npidRows struct {
 	n    *npidMemory
@@ -149,7 +185,7 @@ type npidRows struct {
 }
 
 func (m npidRows) apply() (any, error) {
-	neg, err := m.n.mem.Negatives(m.idx, m.n.negNum, m.n.ensure, memory.NegativeRNG(m.n.seed, m.iter))
+	neg, err := m.n.mem.Negatives(m.idx, m.n.negNum, m.n.ensure, memory.NegativeRNG(m.n.seed+m.n.negSeed, m.iter))
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,13 @@ func init() {
 // actor starts, unless the run resumes, and again after every interval
 // epochs if that falls inside the run. State (memory and loss weights) is
 // saved in checkpoints, which MMSelfSup does not do.
+//
+// On several nodes every rank keeps a whole memory, as MMSelfSup's ranks
+// do: each step's indices and features are all-gathered before the
+// update (gatherUpdate), so every rank applies the same updates in the
+// same order; the clustering extracts in shards and rank 0's k-means
+// labels are broadcast (recluster). The maintenance is seeded by the
+// iteration, so the ranks' memories stay the same.
 type odcMemory struct {
 	algo    *model.ODC
 	cfg     memory.ODCMemoryConfig
@@ -53,6 +60,7 @@ type odcMemory struct {
 	runner  *Runner
 	dc      *odcClustering // nil: the config has no DeepClusterHook
 	hook    *odcHook       // set by the ODCHook's BeforeRun
+	dist    Distributed    // multi-node: sharded extraction, gathered updates
 
 	pending *checkpoint.Dict
 	client  *memoryClient
@@ -92,7 +100,10 @@ func buildODCMemory(env *ExtensionEnv) (Extension, error) {
 		dev = gotch.CPU
 	}
 	o := &odcMemory{algo: algo, cfg: cfg, seed: env.Setup.Seed, device: dev, stage: env.Metrics.Stage("memory", 1),
-		log: env.Log, workDir: env.Setup.WorkDir, runner: env.Runner, ratio: math.NaN()}
+		log: env.Log, workDir: env.Setup.WorkDir, runner: env.Runner, ratio: math.NaN(), dist: env.Setup.Dist}
+	if multiRank(o.dist) && cfg.Length >= 1<<24 {
+		return nil, fmt.Errorf("model.memory_bank.length %d: several nodes gather sample indices as float32, exact below 2^24", cfg.Length)
+	}
 	var hooks []any
 	if v, err := tree.Lookup(env.Config.Tree, "custom_hooks"); err == nil {
 		hooks, _ = tree.ToPlain(v).([]any)
@@ -286,20 +297,59 @@ func (o *odcMemory) Spawn(root *actor.RootContext, props func(st *Stage, p actor
 // features of the whole set (model in eval mode), k-means, save the labels
 // as cluster_epoch_{epoch}.npy, initialise the memory with features and
 // labels, re-weight, and re-initialise the classifier through onRunner.
+//
+// On several nodes each rank extracts its shard and the shards are
+// gathered (extractShards); rank 0 runs k-means and broadcasts the labels,
+// and every rank initialises its memory from the same features and
+// labels.
 func (o *odcMemory) recluster(epoch int, onRunner func(func() error) error) error {
 	pinned := model.NewPinned()
 	defer pinned.Close()
-	feats, err := Extract(context.Background(), ExtractOptions{Source: o.dc.src, Augmenter: o.dc.aug, Pinned: pinned, Device: o.device,
-		BatchSize: o.dc.batch, Workers: o.dc.workers, Features: func(x *ts.Tensor) (*ts.Tensor, error) {
-			if _, err := model.SetGradMode(false); err != nil {
-				return nil, err
+	extract := func(src data.Source) (eval.Features, error) {
+		return Extract(context.Background(), ExtractOptions{Source: src, Augmenter: o.dc.aug, Pinned: pinned, Device: o.device,
+			BatchSize: o.dc.batch, Workers: o.dc.workers, Features: func(x *ts.Tensor) (*ts.Tensor, error) {
+				if _, err := model.SetGradMode(false); err != nil {
+					return nil, err
+				}
+				return o.algo.ClusterFeatures(x)
+			}})
+	}
+	var feats eval.Features
+	var err error
+	if !multiRank(o.dist) {
+		feats, err = extract(o.dc.src)
+	} else {
+		n := o.dc.src.Len()
+		feats.N = n
+		feats.Data, feats.D, err = extractShards(context.Background(), o.dist, n, o.dc.batch, func(lo, hi int) ([]float32, int, error) {
+			o.log.Info().Int("rank", o.dist.Rank()).Int("from", lo).Int("to", hi).Int("samples", n).Msg("dist: extracting this rank's shard")
+			if lo == hi {
+				return nil, 0, nil
 			}
-			return o.algo.ClusterFeatures(x)
-		}})
+			f, err := extract(sourceRange{o.dc.src, lo, hi})
+			return f.Data, f.D, err
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("ODC clustering: extract: %w", err)
 	}
-	v, err := o.client.ask(odcInit{o, feats, epoch})
+	var given []int64
+	if multiRank(o.dist) {
+		if o.dist.Rank() == 0 {
+			v, err := o.client.ask(odcKmeans{o, feats, epoch})
+			if err != nil {
+				return fmt.Errorf("ODC clustering: %w", err)
+			}
+			given = v.([]int64)
+		}
+		if given, _, err = broadcastLabels(o.dist, given, o.dc.k); err != nil {
+			return fmt.Errorf("ODC clustering: %w", err)
+		}
+		if len(given) != feats.N {
+			return fmt.Errorf("ODC clustering: rank 0 sent %d labels for %d samples", len(given), feats.N)
+		}
+	}
+	v, err := o.client.ask(odcInit{o, feats, epoch, given})
 	if err != nil {
 		return fmt.Errorf("ODC clustering: %w", err)
 	}
@@ -313,36 +363,63 @@ func (o *odcMemory) recluster(epoch int, onRunner func(func() error) error) erro
 	return onRunner(o.algo.ResetHead)
 }
 
-// odcInit clusters the extracted features and initialises the memory (on
-// the actor's thread); it answers the labels.
+// odcInit clusters the extracted features (unless labels are given: rank
+// 0's, on several nodes) and initialises the memory (on the actor's
+// thread); it answers the labels.
 type odcInit struct {
+	o      *odcMemory
+	feats  eval.Features
+	epoch  int
+	labels []int64
+}
+
+// odcKmeans only clusters (rank 0 of several nodes); it answers the labels.
+type odcKmeans struct {
 	o     *odcMemory
 	feats eval.Features
 	epoch int
 }
 
-func (m odcInit) apply() (any, error) {
-	o := m.o
+func (m odcKmeans) apply() (any, error) {
 	var labels []int64
 	err := torchx.Run(func(s *torchx.Scope) error {
+		x := s.T(torchx.FromFloat32sOn(m.feats.Data, m.o.device, int64(m.feats.N), int64(m.feats.D)))
+		var err error
+		labels, err = m.o.kmeans(x, m.epoch)
+		return err
+	})
+	return labels, err
+}
+
+// kmeans clusters x with the run's seed for epoch and logs the result.
+func (o *odcMemory) kmeans(x *ts.Tensor, epoch int) ([]int64, error) {
+	km := cluster.NewKmeans(o.dc.k, o.dc.pcaDim)
+	res, err := km.Cluster(x, rand.New(rand.NewPCG(uint64(o.seed), uint64(epoch)<<1|1)))
+	if err != nil {
+		return nil, err
+	}
+	res.Close()
+	for _, w := range res.Warnings {
+		o.log.Warn().Msg("ODC k-means: " + w)
+	}
+	st := cluster.SizeStats(res.Sizes())
+	o.log.Info().Int("epoch", epoch).Int("k", res.K).Int("empty", st.Empty).Int64("min", st.Min).Int64("max", st.Max).
+		Float64("objective", last(res.Obj)).Msg("ODC clustering")
+	return res.Labels, nil
+}
+
+func (m odcInit) apply() (any, error) {
+	o := m.o
+	labels := m.labels
+	err := torchx.Run(func(s *torchx.Scope) error {
 		x := s.T(torchx.FromFloat32sOn(m.feats.Data, o.device, int64(m.feats.N), int64(m.feats.D)))
-		km := cluster.NewKmeans(o.dc.k, o.dc.pcaDim)
-		res, err := km.Cluster(x, rand.New(rand.NewPCG(uint64(o.seed), uint64(m.epoch)<<1|1)))
-		if err != nil {
-			return err
+		if labels == nil {
+			var err error
+			if labels, err = o.kmeans(x, m.epoch); err != nil {
+				return err
+			}
 		}
-		res.Close()
-		for _, w := range res.Warnings {
-			o.log.Warn().Msg("ODC k-means: " + w)
-		}
-		labels = res.Labels
-		if err := o.mem.InitMemory(x, labels); err != nil {
-			return err
-		}
-		st := cluster.SizeStats(res.Sizes())
-		o.log.Info().Int("epoch", m.epoch).Int("k", res.K).Int("empty", st.Empty).Int64("min", st.Min).Int64("max", st.Max).
-			Float64("objective", last(res.Obj)).Msg("ODC clustering")
-		return nil
+		return o.mem.InitMemory(x, labels)
 	})
 	if err != nil {
 		return nil, err
@@ -365,7 +442,17 @@ func last(xs []float64) float64 {
 }
 
 // SaveState asks the actor for the memory and the loss weights.
+//
+// Before the actor runs (a multi-node run's start, where rank 0's state is
+// snapshotted for the other ranks before the dataflow spawns anything) it
+// returns the state waiting for Spawn, or an empty dict.
 func (o *odcMemory) SaveState() (*checkpoint.Dict, error) {
+	if o.client == nil {
+		if o.pending != nil {
+			return o.pending, nil
+		}
+		return checkpoint.NewDict(), nil
+	}
 	v, err := o.client.ask(odcSave{o})
 	if err != nil {
 		return nil, err
@@ -376,6 +463,9 @@ func (o *odcMemory) SaveState() (*checkpoint.Dict, error) {
 // LoadState restores the memory (for Spawn when the actor does not run
 // yet: a resumed run then skips the initial clustering).
 func (o *odcMemory) LoadState(d *checkpoint.Dict) error {
+	if d.Len() == 0 {
+		return nil // saved before the memory existed: nothing to restore
+	}
 	o.restored = true
 	if o.client == nil {
 		o.pending = d
@@ -447,6 +537,12 @@ func (b odcBank) Labels(iter int, idx []int64) (model.ODCLabels, error) {
 }
 
 func (b odcBank) Update(iter int, idx []int64, feat *ts.Tensor) error {
+	if multiRank(b.o.dist) {
+		var err error
+		if idx, feat, err = gatherUpdate(b.o.dist, idx, feat); err != nil {
+			return fmt.Errorf("ODC memory update, iter %d: %w", iter+1, err)
+		}
+	}
 	if err := b.o.client.tell(odcUpdate{b.o, iter, idx, feat}); err != nil {
 		feat.MustDrop()
 		return err

@@ -56,6 +56,9 @@ type Runner struct {
 	// AllReduce, when set (multi-node runs), averages the parameters'
 	// gradients over the ranks between backward and the optimizer step.
 	AllReduce func(params []model.Param) error
+	// SyncBN, when set (multi-node runs with SyncBN layers), runs the
+	// backward with SyncBN's cross-rank gradient terms.
+	SyncBN *model.SyncBNGroup
 	// AMP is the mixed precision set by ConfigureAMP (zero: fp32).
 	AMP AMP
 

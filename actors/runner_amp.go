@@ -170,15 +170,19 @@ func (r *Runner) toDevice(t *ts.Tensor) (*ts.Tensor, error) {
 // scaledBackward is the optimizer hook's backward: of the loss times the
 // scaler's scale under fp16, of the loss itself otherwise.
 func (r *Runner) scaledBackward(total *ts.Tensor) error {
+	backward := (*ts.Tensor).Backward
+	if r.SyncBN != nil {
+		backward = r.SyncBN.Backward
+	}
 	if r.AMP.Scaler == nil {
-		return total.Backward()
+		return backward(total)
 	}
 	scaled, err := r.AMP.Scaler.ScaleLoss(total)
 	if err != nil {
 		return err
 	}
 	defer scaled.MustDrop()
-	return scaled.Backward()
+	return backward(scaled)
 }
 
 // unscaleGrads divides the gradients by the loss scale before clipping

@@ -15,12 +15,20 @@ import (
 // buffers) computing Σ(C_ii − 1)² + λ·Σ_{i≠j} C_ij² from the
 // cross-correlation C of the two batch-normalised projections.
 //
-// One process: MMSelfSup all-reduces C across GPUs; here C is the local
-// batch's (N = the whole batch). As in MMSelfSup, not the official code,
+// One process: C is the local batch's (N = the whole batch); on several
+// nodes it is all-reduced across them as MMSelfSup does (SetCollective). As in MMSelfSup, not the official code,
 // the head's BN normalises each view with its own batch statistics.
 type BarlowTwins struct {
 	enc  encoder
 	head LatentHead
+}
+
+// SetCollective implements CollectiveUser: on several nodes the head's
+// cross-correlation is all-reduced over the ranks.
+func (m *BarlowTwins) SetCollective(c Collective) {
+	if h, ok := m.head.(*LatentCrossCorrelationHead); ok {
+		h.SetCollective(c)
+	}
 }
 
 func init() { RegisterAlgorithm("BarlowTwins", buildBarlowTwins) }

@@ -11,6 +11,14 @@ import (
 type mirrorRank struct{ calls int }
 
 func (m *mirrorRank) World() int { return 2 }
+func (m *mirrorRank) Rank() int  { return 0 }
+
+// AllReduceMean: the other rank holds −buf, so the mean is 0.
+func (m *mirrorRank) AllReduceMean(buf []float32) error {
+	clear(buf)
+	return nil
+}
+func (m *mirrorRank) Broadcast(b []byte) ([]byte, error) { return b, nil }
 func (m *mirrorRank) AllGather(row []float32) ([][]float32, error) {
 	m.calls++
 	neg := make([]float32, len(row))
@@ -45,8 +53,9 @@ func TestMoCoEnqueuesEveryRanksKeys(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if ptr := m.queuePtr.Int64Values()[0]; ptr != 4 || c.calls != 1 {
-			t.Fatalf("queue_ptr %d after one step of 2 × 2 keys (gathers %d), want 4", ptr, c.calls)
+		// Gathers: key images and keys (batch shuffle), then the enqueue.
+		if ptr := m.queuePtr.Int64Values()[0]; ptr != 4 || c.calls != 3 {
+			t.Fatalf("queue_ptr %d after one step of 2 × 2 keys (gathers %d), want 4 (3)", ptr, c.calls)
 		}
 		for d := 0; d < 16; d++ {
 			row := after[d*8 : d*8+8]

@@ -30,6 +30,11 @@ import (
 // algorithms.md §0.5), and batch-shuffle BN is emulated on one process
 // with shuffle_bn_groups sub-batches (default 2 when the batch divides;
 // 1 = MMSelfSup on one GPU).
+//
+// On several nodes (SetCollective with World > 1) the key view goes
+// through MMSelfSup's batch shuffle across the ranks (see MoCo; the four
+// key outputs are unshuffled), and both queues take every rank's keys
+// (concat_all_gather before each enqueue).
 type DenseCL struct {
 	q, k       encoder
 	head       *ContrastiveHead
@@ -39,8 +44,12 @@ type DenseCL struct {
 	queue2Ptr  *ts.Tensor
 	pairs      [][2]*ts.Tensor
 	lossLambda float64
+	coll       Collective // multi-node runs: batch shuffle, both queues gathered
 	queueSettings
 }
+
+// SetCollective implements CollectiveUser.
+func (m *DenseCL) SetCollective(c Collective) { m.coll = c }
 
 func init() { RegisterAlgorithm("DenseCL", buildDenseCL) }
 
@@ -242,10 +251,23 @@ func (m *DenseCL) TrainStep(in *StepInput) (*Losses, error) {
 		}
 		out.Set(part.name, w)
 	}
+	if multi(m.coll) {
+		if n *= m.coll.World(); m.queueLen%n != 0 {
+			out.Drop()
+			return nil, fmt.Errorf("DenseCL: queue_len %d is not a multiple of the batch size over all ranks %d", m.queueLen, n)
+		}
+	}
 	for _, e := range []struct {
 		queue, ptr, keys *ts.Tensor
 	}{{m.queue, m.queuePtr, k.g}, {m.queue2, m.queue2Ptr, k.avg}} {
-		if err := enqueueKeys(s, e.queue, e.ptr, e.keys, n, m.queueLen); err != nil {
+		keys := e.keys
+		if multi(m.coll) {
+			if keys, err = s.TrackErr(ConcatAllGather(m.coll, keys)); err != nil {
+				out.Drop()
+				return nil, fmt.Errorf("DenseCL enqueue: %w", err)
+			}
+		}
+		if err := enqueueKeys(s, e.queue, e.ptr, keys, n, m.queueLen); err != nil {
 			out.Drop()
 			return nil, fmt.Errorf("DenseCL enqueue: %w", err)
 		}
@@ -342,10 +364,27 @@ func queueSnapshot(s *Scope, queue *ts.Tensor) (*ts.Tensor, error) {
 	return qd, ts.TorchErr()
 }
 
-// keys encodes the key view without gradient, emulating batch-shuffle BN:
-// the batch is permuted, split into groups encoded one by one, and the
-// outputs put back in order.
+// keys encodes the key view without gradient with batch-shuffle BN: on
+// several nodes across the ranks (MMSelfSup's _batch_shuffle_ddp); on one
+// process emulated: the batch is permuted, split into groups encoded one
+// by one, and the outputs put back in order.
 func (m *DenseCL) keys(s *Scope, x *ts.Tensor, n int) (denseOut, error) {
+	if multi(m.coll) {
+		xs, unshuffle, err := shuffleDDP(s, m.coll, x)
+		if err != nil {
+			return denseOut{}, fmt.Errorf("DenseCL: %w", err)
+		}
+		o, err := forwardDense(s, m.k, xs)
+		if err != nil {
+			return denseOut{}, err
+		}
+		for _, t := range []**ts.Tensor{&o.g, &o.grid, &o.avg, &o.bb} {
+			if *t, err = unshuffleDDP(s, m.coll, *t, unshuffle); err != nil {
+				return denseOut{}, fmt.Errorf("DenseCL: %w", err)
+			}
+		}
+		return o, nil
+	}
 	groups := m.bnGroups
 	if m.bnDefault && n%groups != 0 {
 		groups = 1

@@ -23,6 +23,26 @@
 // Forward passes use gotch's Must* calls (log.Fatal on failure) only after
 // validating their input shapes, so bad input is an error, not an exit.
 //
+// # Several nodes
+//
+// An algorithm with cross-process pieces implements CollectiveUser; the
+// trainer hands it the run's Collective (actors/dist) before the first
+// step, and every rank then calls the same collectives in the same order.
+// MoCo and DenseCL compute their keys with MMSelfSup's batch shuffle across
+// the ranks (shuffleDDP / unshuffleDDP: images gathered, rank 0's
+// permutation broadcast, each rank encodes its slice, keys gathered and
+// unshuffled) and their queues take every rank's keys (ConcatAllGather);
+// on one process the shuffle is emulated with shuffle_bn_groups
+// sub-batches. SwAV's Sinkhorn-Knopp sums Q and its per-prototype row sums
+// over the ranks (DistributedSinkhorn). MoCo v3's head contrasts against
+// every rank's keys (labels offset by rank), SimCLR's NT-Xent runs over
+// every rank's projections (GatherLayer: only the local rows carry
+// gradient) and Barlow Twins' cross-correlation is summed over the ranks
+// (transparent to autograd), all as in MMSelfSup. SyncBN layers, once
+// EnableSyncBN hands them the Collective, normalise with the statistics of
+// every rank's batch and their backward adds the cross-rank terms
+// (SyncBNGroup).
+//
 // # Determinism
 //
 // Initialisation and dropout draw from libtorch's generator: ManualSeed

@@ -133,10 +133,20 @@ func (c *LatentCrossCorrelationHeadConfig) Validate() error {
 // C = BN(z1)ᵀ BN(z2) / N with a non-affine BatchNorm1d (keys head.bn.*,
 // buffers only) applied to each view separately;
 // loss = Σ (C_ii − 1)² + λ Σ_{i≠j} C_ij².
+//
+// On several nodes (SetCollective) C = BN(z1)ᵀ BN(z2) / (N·World) is
+// all-reduced (summed) over the ranks in the forward, as MMSelfSup does;
+// like torch.distributed.all_reduce the sum is invisible to autograd
+// (C = C_local + a constant), so each rank's gradient flows through its
+// own C_local only.
 type LatentCrossCorrelationHead struct {
 	bn    *batchNorm
 	lambd float64
+	coll  Collective
 }
+
+// SetCollective makes C the sum over every rank's batch.
+func (h *LatentCrossCorrelationHead) SetCollective(c Collective) { h.coll = c }
 
 // NewLatentCrossCorrelationHead builds the head under p.
 func NewLatentCrossCorrelationHead(p *nn.Path, c LatentCrossCorrelationHeadConfig) (*LatentCrossCorrelationHead, error) {
@@ -166,8 +176,25 @@ func (h *LatentCrossCorrelationHead) Loss(input, target *ts.Tensor, train bool) 
 	b := h.bn.forward(target, train)   // N×C
 	c := a.MustT(true).MustMm(b, true) // C×C
 	b.MustDrop()
-	c = divScalar(c, float64(dims[0]), true) // C×C
-	diag := c.MustDiagonal(0, 0, 1, false)   // C
+	world := 1
+	if multi(h.coll) {
+		world = h.coll.World()
+	}
+	c = divScalar(c, float64(dims[0])*float64(world), true) // C×C
+	if multi(h.coll) {
+		// c + (Σ_ranks c − c).detach(): the global value, the local graph.
+		var sum *ts.Tensor
+		var err error
+		noGradDo(func() { sum, err = allReduceSumTensor(h.coll, c) })
+		if err != nil {
+			c.MustDrop()
+			return nil, fmt.Errorf("LatentCrossCorrelationHead: all-reduce of C: %w", err)
+		}
+		others := sum.MustSub(c, true).MustDetach(true)
+		c = c.MustAdd(others, true)
+		others.MustDrop()
+	}
+	diag := c.MustDiagonal(0, 0, 1, false) // C
 	onDiag := addScalar(diag, -1, false).MustSquare(true).MustSum(gotch.Float, true)
 	diagSq := diag.MustSquare(true).MustSum(gotch.Float, true)
 	all := c.MustSquare(true).MustSum(gotch.Float, true)

@@ -68,7 +68,12 @@ type SwAVHead struct {
 	totalCrops int64
 	queue      *ts.Tensor // borrowed; len(crops_for_assign) × L × feat_dim
 	useQueue   bool
+	coll       Collective // multi-node runs: Sinkhorn over every rank's batch
 }
+
+// SetCollective makes the codes come from Sinkhorn-Knopp over the batches
+// of every rank (DistributedSinkhorn); nil is one process.
+func (h *SwAVHead) SetCollective(c Collective) { h.coll = c }
 
 // NewSwAVHead builds the head under p (PyTorch default init).
 func NewSwAVHead(p *nn.Path, c SwAVHeadConfig) (*SwAVHead, error) {
@@ -212,7 +217,7 @@ func (h *SwAVHead) assign(i int, output, emb *ts.Tensor, c, bs int64) (*ts.Tenso
 			slot.MustDrop()
 		}
 		var all *ts.Tensor
-		all, err = Sinkhorn(out, h.cfg.SinkhornIterations, h.cfg.Epsilon)
+		all, err = DistributedSinkhorn(h.coll, out, h.cfg.SinkhornIterations, h.cfg.Epsilon)
 		out.MustDrop()
 		if err != nil {
 			return

@@ -114,10 +114,14 @@ type batchNorm struct {
 	w, b, mean, variance, tracked *ts.Tensor
 	c                             int64
 	momentum, eps                 float64
+	sync                          *SyncBNGroup // type SyncBN: statistics over every rank once enabled
 }
 
 func newBatchNorm(p *nn.Path, c int64, n NormConfig) (*batchNorm, error) {
 	bn := &batchNorm{c: c, momentum: n.Momentum, eps: n.Eps}
+	if n.Type == "SyncBN" {
+		bn.sync = syncGroupOf(p)
+	}
 	var err error
 	if n.Affine {
 		if bn.w, err = addParam(p, "weight", []int64{c}); err != nil {
@@ -164,6 +168,13 @@ func (bn *batchNorm) forward(x *ts.Tensor, train bool) *ts.Tensor {
 			bn.tracked.Copy_(n)
 			n.MustDrop()
 		})
+	}
+	if train && bn.sync.active() {
+		y, err := bn.syncForward(x)
+		if err != nil {
+			panic(err) // Pinned.Do turns it into the step's error
+		}
+		return y
 	}
 	return ts.MustBatchNorm(x, orNone(bn.w), orNone(bn.b), bn.mean, bn.variance, train, bn.momentum, bn.eps, true)
 }
@@ -251,7 +262,8 @@ func torchDefaultBound(w *ts.Tensor) float64 {
 // NormConfig is mmcv's norm_cfg for the BatchNorm family. Type BN, BN1d,
 // BN2d and SyncBN all build a batch norm over dim 1; SyncBN's statistics
 // are those of the whole (single-process) batch, which is what SyncBN
-// computes on one process.
+// computes on one process, and on several nodes (EnableSyncBN) those of
+// every node's batch (see SyncBNGroup).
 type NormConfig struct {
 	Type         string  `yaml:"type"`
 	RequiresGrad bool    `yaml:"requires_grad"`
@@ -286,7 +298,7 @@ func (n NormConfig) Validate() error {
 // note says how a single process honours this norm.
 func (n NormConfig) note(path string) string {
 	if n.Type == "SyncBN" {
-		return path + ": SyncBN normalises over the whole batch of this single process (as BN)"
+		return path + ": SyncBN normalises over the whole batch of this process (as BN); on several nodes over every node's batch"
 	}
 	return ""
 }

@@ -11,6 +11,23 @@ import (
 // scores (B×K) → assignments (B×K) whose rows sum to 1, with prototypes
 // equipartitioned. Runs without gradient; the caller owns the result.
 func Sinkhorn(scores *ts.Tensor, iterations int, epsilon float64) (*ts.Tensor, error) {
+	return DistributedSinkhorn(nil, scores, iterations, epsilon)
+}
+
+// DistributedSinkhorn is Sinkhorn over the union of every rank's scores
+// (distributed_sinkhorn.py): B_g = B·World, and the total of Q and its
+// per-prototype row sums are all-reduced (summed) across the ranks, so
+// World ranks holding B rows each reach the assignments one process
+// reaches with all World·B rows (up to float summation order). The column
+// (per-sample) sums are local. With a nil or one-rank c it is Sinkhorn.
+//
+// Deviation, on purpose: MMSelfSup 0.9.0 all-reduces the row sums only in
+// its "some row sum is exactly 0" branch (algorithms.md §19.4), which
+// leaves each rank equipartitioning its own batch; flowssl all-reduces
+// them every iteration, as the official SwAV code does. The zero test is
+// made on the reduced sums, which are the same bits on every rank, so
+// every rank calls the same collectives.
+func DistributedSinkhorn(c Collective, scores *ts.Tensor, iterations int, epsilon float64) (*ts.Tensor, error) {
 	dims, err := scores.Size()
 	if err != nil {
 		return nil, fmt.Errorf("sinkhorn: %w", err)
@@ -21,20 +38,37 @@ func Sinkhorn(scores *ts.Tensor, iterations int, epsilon float64) (*ts.Tensor, e
 	if epsilon <= 0 || iterations < 0 {
 		return nil, fmt.Errorf("sinkhorn: epsilon %g must be > 0 and iterations %d ≥ 0", epsilon, iterations)
 	}
-	b, k := float64(dims[0]), float64(dims[1])
+	world := 1
+	if multi(c) {
+		world = c.World()
+	}
+	b, k := float64(dims[0])*float64(world), float64(dims[1])
+	// reduce replaces t (dropped) by its sum over the ranks.
+	reduce := func(t *ts.Tensor) *ts.Tensor {
+		if err != nil || !multi(c) {
+			return t
+		}
+		var r *ts.Tensor
+		r, err = allReduceSumTensor(c, t)
+		t.MustDrop()
+		if err != nil {
+			return scalarOp(1, func(s *ts.Scalar) *ts.Tensor { return ts.MustFull([]int64{1}, s, gotch.Float, gotch.CPU) })
+		}
+		return r
+	}
 	var out *ts.Tensor
 	noGradDo(func() {
 		q := divScalar(scores, epsilon, false).MustExp(true).MustT(true) // K×B
-		sum := q.MustSum(gotch.Float, false)
+		sum := reduce(q.MustSum(gotch.Float, false))
 		q = q.MustDiv(sum, true)
 		sum.MustDrop()
-		for it := 0; it < iterations; it++ {
-			u := q.MustSumDimIntlist([]int64{1}, true, gotch.Float, false) // K×1
+		for it := 0; it < iterations && err == nil; it++ {
+			u := reduce(q.MustSumDimIntlist([]int64{1}, true, gotch.Float, false)) // K×1
 			zero := scalarOp(0, func(s *ts.Scalar) *ts.Tensor { return u.MustEq(s, false) })
 			if anyTrue(zero) {
 				q = addScalar(q, 1e-12, true)
 				u.MustDrop()
-				u = q.MustSumDimIntlist([]int64{1}, true, gotch.Float, false)
+				u = reduce(q.MustSumDimIntlist([]int64{1}, true, gotch.Float, false))
 			}
 			q = q.MustDiv(u, true)
 			u.MustDrop()
@@ -46,6 +80,10 @@ func Sinkhorn(scores *ts.Tensor, iterations int, epsilon float64) (*ts.Tensor, e
 		}
 		out = mulScalar(q, b, true).MustT(true)
 	})
+	if err != nil {
+		out.MustDrop()
+		return nil, fmt.Errorf("sinkhorn: %w", err)
+	}
 	return out, nil
 }
 

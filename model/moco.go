@@ -25,6 +25,15 @@ import (
 //     (default 2 when the batch divides), so the key encoder's BN statistics
 //     come from a different set of samples than the query's, then the keys
 //     are put back in order. shuffle_bn_groups: 1 is MMSelfSup on one GPU.
+//
+// On several nodes (SetCollective with World > 1) the keys are computed as
+// MMSelfSup's _batch_shuffle_ddp / _batch_unshuffle_ddp do: every rank's
+// key images are gathered, rank 0 draws a permutation of the global batch
+// and broadcasts it, each rank encodes its slice of the permuted batch
+// (its BN statistics come from samples of every rank), the keys are
+// gathered and each rank takes its own samples' keys back; the queue then
+// takes every rank's keys (concat_all_gather). shuffle_bn_groups is not
+// used there: each rank's slice is one BN batch, as on MMSelfSup's GPUs.
 type MoCo struct {
 	q, k     encoder
 	head     *ContrastiveHead
@@ -35,8 +44,9 @@ type MoCo struct {
 	queueSettings
 }
 
-// SetCollective implements CollectiveUser: with several ranks, the queue
-// takes every rank's keys (MMSelfSup's concat_all_gather before enqueue).
+// SetCollective implements CollectiveUser: with several ranks, the keys
+// are computed on the shuffled global batch and the queue takes every
+// rank's keys (MMSelfSup's batch shuffle and concat_all_gather).
 func (m *MoCo) SetCollective(c Collective) { m.coll = c }
 
 // queueSettings are the keys MoCo and DenseCL share: the key queue, the
@@ -263,8 +273,23 @@ func (m *MoCo) TrainStep(in *StepInput) (*Losses, error) {
 	return losses, nil
 }
 
-// keys encodes the key view with shuffle-BN emulation (no grad).
+// keys encodes the key view with batch-shuffle BN (no grad): across the
+// ranks on several nodes, emulated with sub-batches on one process.
 func (m *MoCo) keys(s *Scope, x *ts.Tensor, n int) (*ts.Tensor, error) {
+	if multi(m.coll) {
+		xs, unshuffle, err := shuffleDDP(s, m.coll, x)
+		if err != nil {
+			return nil, fmt.Errorf("MoCo: %w", err)
+		}
+		k, err := m.k.forward(s, xs, true)
+		if err != nil {
+			return nil, err
+		}
+		if k, err = l2normalize(s, k, 1, 1e-12, true); err != nil {
+			return nil, err
+		}
+		return unshuffleDDP(s, m.coll, k, unshuffle)
+	}
 	groups := m.bnGroups
 	if m.bnDefault && n%groups != 0 {
 		groups = 1

@@ -34,6 +34,10 @@ type MoCoV3 struct {
 
 var _ MomentumTarget = (*MoCoV3)(nil)
 
+// SetCollective implements CollectiveUser: on several nodes the head
+// contrasts against the keys of every rank (MoCoV3Head's concat_all_gather).
+func (m *MoCoV3) SetCollective(c Collective) { m.head.SetCollective(c) }
+
 func init() { RegisterAlgorithm("MoCoV3", buildMoCoV3) }
 
 func buildMoCoV3(vs *nn.VarStore, cfg map[string]any) (Algorithm, error) {

@@ -32,11 +32,17 @@ func (c *MoCoV3HeadConfig) Validate() error {
 // MoCoV3Head is MoCo v3's contrastive head (algorithms.md §14): with
 // p = norm(predictor(q)) and t = norm(sg(k)), logits = p·tᵀ/T and
 // loss = 2T·CE(logits, arange(N)). One process: the all-gather of t is
-// the identity. The predictor's keys are head.predictor.*.
+// the identity. On several nodes (SetCollective) t is all-gathered to the
+// global batch (concat_all_gather, no gradient) and rank r's labels are
+// arange(N) + N·r. The predictor's keys are head.predictor.*.
 type MoCoV3Head struct {
 	Predictor   Neck
 	Temperature float64
+	coll        Collective
 }
+
+// SetCollective makes the keys those of every rank's batch.
+func (h *MoCoV3Head) SetCollective(c Collective) { h.coll = c }
 
 // HeadType names the registered type.
 func (h *MoCoV3Head) HeadType() string { return "MoCoV3Head" }
@@ -59,12 +65,21 @@ func (h *MoCoV3Head) Loss(baseOut, momentumOut *ts.Tensor, train bool) (*Losses,
 	p := s.Track(l2Normalize(preds[0]))
 	k := s.Track(momentumOut.MustDetach(false))
 	t := s.Track(l2Normalize(k))
-	logits := s.Track(p.MustMm(s.Track(t.MustTranspose(0, 1, false)), false)) // N×N
+	n := t.MustSize()[0]
+	var offset int64
+	if multi(h.coll) {
+		var err error
+		if t, err = s.TrackErr(ConcatAllGather(h.coll, t)); err != nil {
+			return nil, fmt.Errorf("MoCoV3Head: %w", err)
+		}
+		offset = n * int64(h.coll.Rank())
+	}
+	logits := s.Track(p.MustMm(s.Track(t.MustTranspose(0, 1, false)), false)) // N×G
 	logits = s.Track(divScalar(logits, h.Temperature, false))
-	n := logits.MustSize()[0]
-	end := ts.IntScalar(n)
-	labels := s.Track(ts.MustArange(end, gotch.Int64, logits.MustDevice()))
-	end.MustDrop()
+	lo, hi := ts.IntScalar(offset), ts.IntScalar(offset+n)
+	labels := s.Track(ts.MustArangeStart(lo, hi, gotch.Int64, logits.MustDevice()))
+	lo.MustDrop()
+	hi.MustDrop()
 	ce, err := s.TrackErr(crossEntropy(logits, labels))
 	if err != nil {
 		return nil, err

@@ -17,7 +17,14 @@ import (
 type SimCLR struct {
 	enc  encoder
 	head *ContrastiveHead
+	coll Collective // multi-node runs: z of every rank (GatherLayer)
 }
+
+// SetCollective implements CollectiveUser: on several nodes the NT-Xent
+// loss runs over the normalised projections of every rank, gathered with
+// MMSelfSup's GatherLayer (this rank's rows keep their gradient), so every
+// rank computes the same global loss.
+func (m *SimCLR) SetCollective(c Collective) { m.coll = c }
 
 func init() { RegisterAlgorithm("SimCLR", buildSimCLR) }
 
@@ -107,6 +114,12 @@ func (m *SimCLR) TrainStep(in *StepInput) (*Losses, error) {
 	z, err = l2normalize(s, z, 1, 1e-10, false) // z / (||z|| + 1e-10)
 	if err != nil {
 		return nil, err
+	}
+	if multi(m.coll) {
+		if z, err = GatherLayer(s, m.coll, z); err != nil {
+			return nil, fmt.Errorf("SimCLR: %w", err)
+		}
+		n *= int64(m.coll.World())
 	}
 	zt, err := s.TrackErr(z.Transpose(0, 1, false))
 	if err != nil {

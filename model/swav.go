@@ -60,6 +60,10 @@ func (m *SwAV) Notes() []string {
 // Features is the pooled backbone output.
 func (m *SwAV) Features(x *ts.Tensor) (*ts.Tensor, error) { return pooledFeatures(m.backbone, x) }
 
+// SetCollective implements CollectiveUser: on several nodes the head's
+// Sinkhorn-Knopp runs over every rank's batch (DistributedSinkhorn).
+func (m *SwAV) SetCollective(c Collective) { m.head.SetCollective(c) }
+
 // Head is the SwAVHead (SwAVHook hands it the queue).
 func (m *SwAV) Head() *SwAVHead { return m.head }
 

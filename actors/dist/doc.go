@@ -41,6 +41,34 @@
 // rank's rows in rank order. Every rank must call the same collectives in
 // the same order.
 //
+// # What else crosses the nodes
+//
+// Besides the gradient all-reduce, the algorithms and extensions use the
+// same three collectives (through model.Collective and actors.Distributed):
+//   - MoCo v1/v2 and DenseCL: batch-shuffle BN (key images all-gathered,
+//     rank 0's permutation broadcast, keys all-gathered and unshuffled) and
+//     concat_all_gather of the keys before every enqueue (both of DenseCL's
+//     queues);
+//   - MoCo v3: the keys all-gathered in the head (labels offset by rank);
+//     SimCLR: the projections all-gathered with MMSelfSup's GatherLayer
+//     semantics; Barlow Twins: the cross-correlation matrix all-reduced;
+//   - SwAV: the Sinkhorn-Knopp total and row sums all-reduced (summed) in
+//     every iteration; each rank's SwAVHook queue holds queue_length/World
+//     rows;
+//   - DeepCluster (sync) and ODC: each rank extracts a batch-aligned shard
+//     of the dataset, the features are all-gathered in chunks of at most 16
+//     MiB, rank 0 runs k-means and broadcasts the labels; ODC all-gathers
+//     each step's indices and features so that every rank's memory applies
+//     the same update, and so does NPID for its memory bank (negatives are
+//     drawn per rank);
+//   - SyncBN (norm_cfg type SyncBN): every layer all-reduces its count and
+//     mean, then its centred sum of squares, in the forward, and its
+//     statistics' gradients after the backward (model.SyncBNGroup: one
+//     extra partial backward per layer, about three small all-reduces per
+//     layer and step).
+//
+// DeepCluster's async clustering mode is refused on several nodes.
+//
 // # Failure
 //
 // Nodes send each other heartbeats; a peer silent for longer than the

@@ -169,8 +169,12 @@ func nodeCmd() *cobra.Command {
 		Short: "Join a multi-node training run started with `flowssl train CONFIG --nodes N`",
 		Long: "node joins rank 0 at --join with the cluster token, receives the run's resolved config, seed and\n" +
 			"flags from it, and trains its shard of the data: same weights on every node, gradients averaged\n" +
-			"every step, checkpoints written by rank 0 only. Logs go to --work-dir (default\n" +
-			"work_dirs/<config name>/rank<R>).",
+			"every step, checkpoints written by rank 0 only. MoCo and DenseCL shuffle the key batch across the\n" +
+			"nodes and enqueue every node's keys, MoCo v3, SimCLR and Barlow Twins contrast or correlate over\n" +
+			"every node's batch, SwAV's Sinkhorn-Knopp sums over every node's batch, NPID and ODC gather each\n" +
+			"step's memory update, DeepCluster (sync) and ODC extract the dataset in shards and cluster on\n" +
+			"rank 0, and SyncBN layers use the statistics of every node's batch (actors/dist's package doc\n" +
+			"lists what crosses the nodes). Logs go to --work-dir (default work_dirs/<config name>/rank<R>).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if d.join == "" {
