@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestE2EClusteringShapes trains DeepCluster (sync and async) and SwAV
+// TestE2EClusteringShapes trains DeepCluster (sync and async), ODC and SwAV
 // from their 32 px Shapes configs through the CLI (SwAV shortened to 1024
 // images × 5 epochs) and compares kNN on held-out images with random init
-// (BENCHMARKS.md "DeepCluster and SwAV"). SwAV and sync DeepCluster (30
+// (BENCHMARKS.md "DeepCluster, ODC and SwAV"). ODC, SwAV and sync DeepCluster (30
 // epochs) must beat their own random-init floors (DeepCluster's is the
 // Sobel network's, 19.1 %); async DeepCluster, one epoch of label lag
 // behind, must beat a random plain ResNet-18. Minutes per run: `make e2e`.
@@ -22,6 +22,7 @@ func TestE2EClusteringShapes(t *testing.T) {
 	bin := buildCLI(t)
 	const dc = "selfsup/deepcluster/deepcluster-sobel_resnet18_shapes-32px_cpu.yaml"
 	const sw = "selfsup/swav/swav_resnet18_shapes-32px-mcrop-2-4_cpu.yaml"
+	const odc = "selfsup/odc/odc_resnet18_shapes-32px_cpu.yaml"
 	knn := func(cfg, wd string, extra ...string) []string {
 		return append([]string{cfg, "--dataset-config", "benchmarks/classification/knn_shapes-32px.yaml", "--num-knn", "20", "--work-dir", wd}, extra...)
 	}
@@ -32,6 +33,7 @@ func TestE2EClusteringShapes(t *testing.T) {
 	}{
 		{"deepcluster-sync", dc, nil},
 		{"deepcluster-async", dc, []string{"--cfg-options", "custom_hooks.0.clustering.mode=async"}},
+		{"odc", odc, nil},
 		{"swav", sw, []string{"--cfg-options", "data.train.data_source.num_samples=1024", "--cfg-options", "runner.max_epochs=5",
 			"--cfg-options", "optimizer_config.frozen_layers_cfg.prototypes=32"}},
 	} {
@@ -47,6 +49,9 @@ func TestE2EClusteringShapes(t *testing.T) {
 			floor := knnTop1(t, bin, knn(c.cfg, wd)...)
 			trained := knnTop1(t, bin, append(knn(c.cfg, wd), "--checkpoint", filepath.Join(wd, "latest.pth"))...)
 			t.Logf("%s: kNN top-1 %.2f%% at random init (plain ResNet-18 %.2f%%), %.2f%% trained", c.name, floor, plainFloor, trained)
+			if c.cfg == odc && trained <= floor {
+				t.Fatalf("trained kNN top-1 %.2f%% is not above the random-init %.2f%%", trained, floor)
+			}
 			if c.cfg == sw && trained < floor+1 {
 				t.Fatalf("trained kNN top-1 %.2f%% does not beat the random-init %.2f%%", trained, floor)
 			}
