@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -290,22 +291,8 @@ func TestNodesDeepClusterLabelsLikeOneProcess(t *testing.T) {
 		"--cfg-options", "data.train.data_source.num_samples=40", "custom_hooks.0.extractor.dataset.data_source.num_samples=40",
 		"custom_hooks.0.extractor.samples_per_gpu=8", "runner.max_epochs=1", "checkpoint_config.interval=1"}
 	one := filepath.Join(dir, "one")
-	single := exec.Command(bin, append(append([]string{"train", "--work-dir", one}, args...), "data.samples_per_gpu=8")...)
-	single.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
-	if out, err := single.CombinedOutput(); err != nil {
-		t.Fatalf("world 1: %v\n%s", err, out)
-	}
-	addr := freePort(t)
-	env := []string{"FLOWSSL_TOKEN=tok", "OMP_NUM_THREADS=1"}
-	r0 := start(t, bin, env, append(append([]string{"train", "--work-dir", filepath.Join(dir, "r0"), "--nodes", "2", "--bind", addr}, args...),
-		"data.samples_per_gpu=4")...)
-	r1 := start(t, bin, env, "node", "--join", addr, "--work-dir", filepath.Join(dir, "r1"), "--workers", "1")
-	if err := r0.wait(t, 5*time.Minute); err != nil {
-		t.Fatalf("rank 0: %v\n%s", err, r0.out)
-	}
-	if err := r1.wait(t, time.Minute); err != nil {
-		t.Fatalf("rank 1: %v\n%s", err, r1.out)
-	}
+	trainOneProcess(t, bin, one, slices.Concat(args, []string{"data.samples_per_gpu=8"})...)
+	r0, r1 := trainTwoNodes(t, bin, dir, slices.Concat(args, []string{"data.samples_per_gpu=4"})...)
 	want, err := os.ReadFile(filepath.Join(one, "cluster_epoch_0.npy"))
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +313,33 @@ func TestNodesDeepClusterLabelsLikeOneProcess(t *testing.T) {
 			t.Fatalf("%s did not extract its shard %s:\n%s", r.name, r.shard, tail(r.p.out.String(), 3000))
 		}
 	}
+}
+
+// trainOneProcess runs `flowssl train` alone (world 1) into wd.
+func trainOneProcess(t *testing.T, bin, wd string, args ...string) {
+	t.Helper()
+	c := exec.Command(bin, slices.Concat([]string{"train", "--work-dir", wd}, args)...)
+	c.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("world 1: %v\n%s", err, out)
+	}
+}
+
+// trainTwoNodes runs `flowssl train --nodes 2` (rank 0, work dir dir/r0)
+// and `flowssl node --join` (rank 1, dir/r1) on loopback and waits for both.
+func trainTwoNodes(t *testing.T, bin, dir string, args ...string) (r0, r1 *proc) {
+	t.Helper()
+	addr := freePort(t)
+	env := []string{"FLOWSSL_TOKEN=tok", "OMP_NUM_THREADS=1"}
+	r0 = start(t, bin, env, slices.Concat([]string{"train", "--work-dir", filepath.Join(dir, "r0"), "--nodes", "2", "--bind", addr}, args)...)
+	r1 = start(t, bin, env, "node", "--join", addr, "--work-dir", filepath.Join(dir, "r1"), "--workers", "1")
+	if err := r0.wait(t, 5*time.Minute); err != nil {
+		t.Fatalf("rank 0: %v\n%s", err, r0.out)
+	}
+	if err := r1.wait(t, time.Minute); err != nil {
+		t.Fatalf("rank 1: %v\n%s", err, r1.out)
+	}
+	return r0, r1
 }
 
 // latestLog is the newest *.log.json (or *.log) in dir, or "" when none.
@@ -351,22 +365,8 @@ func TestNodesODCMemoryLikeOneProcess(t *testing.T) {
 		"model.memory_bank.length=64", "custom_hooks.0.extractor.samples_per_gpu=8", "custom_hooks.1.evaluate_interval=1",
 		"runner.max_epochs=1", "checkpoint_config.interval=1"}
 	one := filepath.Join(dir, "one")
-	single := exec.Command(bin, append(append([]string{"train", "--work-dir", one}, args...), "data.samples_per_gpu=16")...)
-	single.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
-	if out, err := single.CombinedOutput(); err != nil {
-		t.Fatalf("world 1: %v\n%s", err, out)
-	}
-	addr := freePort(t)
-	env := []string{"FLOWSSL_TOKEN=tok", "OMP_NUM_THREADS=1"}
-	r0 := start(t, bin, env, append(append([]string{"train", "--work-dir", filepath.Join(dir, "r0"), "--nodes", "2", "--bind", addr}, args...),
-		"data.samples_per_gpu=8")...)
-	r1 := start(t, bin, env, "node", "--join", addr, "--work-dir", filepath.Join(dir, "r1"), "--workers", "1")
-	if err := r0.wait(t, 5*time.Minute); err != nil {
-		t.Fatalf("rank 0: %v\n%s", err, r0.out)
-	}
-	if err := r1.wait(t, time.Minute); err != nil {
-		t.Fatalf("rank 1: %v\n%s", err, r1.out)
-	}
+	trainOneProcess(t, bin, one, slices.Concat(args, []string{"data.samples_per_gpu=16"})...)
+	trainTwoNodes(t, bin, dir, slices.Concat(args, []string{"data.samples_per_gpu=8"})...)
 	want, err := os.ReadFile(filepath.Join(one, "cluster_epoch_0.npy"))
 	if err != nil {
 		t.Fatal(err)
@@ -409,20 +409,11 @@ func TestNodesODCMemoryLikeOneProcess(t *testing.T) {
 func TestNodesSwAVSinkhornAcrossNodes(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
-	addr := freePort(t)
-	env := []string{"FLOWSSL_TOKEN=tok", "OMP_NUM_THREADS=1"}
-	r0 := start(t, bin, env, "train", "selfsup/swav/swav_resnet18_shapes-32px-mcrop-2-4_cpu.yaml", "--work-dir", filepath.Join(dir, "r0"),
-		"--nodes", "2", "--bind", addr, "--seed", "1", "--deterministic", "--workers", "1", "--cfg-options",
+	r0, _ := trainTwoNodes(t, bin, dir, "selfsup/swav/swav_resnet18_shapes-32px-mcrop-2-4_cpu.yaml",
+		"--seed", "1", "--deterministic", "--workers", "1", "--cfg-options",
 		"data.train.data_source.num_samples=16", "runner.max_epochs=1", "checkpoint_config.interval=1", "data.samples_per_gpu=4",
 		"custom_hooks.0.batch_size=4", "custom_hooks.0.epoch_queue_starts=0", "custom_hooks.0.queue_length=20",
 		"model.neck.norm_cfg.type=BN") // SyncBN's all-reduces would join the count
-	r1 := start(t, bin, env, "node", "--join", addr, "--work-dir", filepath.Join(dir, "r1"), "--workers", "1")
-	if err := r0.wait(t, 5*time.Minute); err != nil {
-		t.Fatalf("rank 0: %v\n%s", err, r0.out)
-	}
-	if err := r1.wait(t, time.Minute); err != nil {
-		t.Fatalf("rank 1: %v\n%s", err, r1.out)
-	}
 	ck, err := checkpoint.Load(filepath.Join(dir, "r0", "epoch_1.pth"))
 	if err != nil {
 		t.Fatal(err)
@@ -456,19 +447,10 @@ var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 func TestNodesNPIDBankGathers(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
-	addr := freePort(t)
-	env := []string{"FLOWSSL_TOKEN=tok", "OMP_NUM_THREADS=1"}
-	r0 := start(t, bin, env, "train", "selfsup/npid/npid_resnet18_shapes-32px_cpu.yaml", "--work-dir", filepath.Join(dir, "r0"),
-		"--nodes", "2", "--bind", addr, "--seed", "1", "--deterministic", "--workers", "1", "--cfg-options",
+	trainTwoNodes(t, bin, dir, "selfsup/npid/npid_resnet18_shapes-32px_cpu.yaml",
+		"--seed", "1", "--deterministic", "--workers", "1", "--cfg-options",
 		"data.train.data_source.num_samples=32", "model.memory_bank.length=32", "model.neg_num=16", "runner.max_epochs=1",
 		"checkpoint_config.by_epoch=False", "checkpoint_config.interval=1", "checkpoint_config.max_keep_ckpts=-1", "data.samples_per_gpu=4")
-	r1 := start(t, bin, env, "node", "--join", addr, "--work-dir", filepath.Join(dir, "r1"), "--workers", "1")
-	if err := r0.wait(t, 5*time.Minute); err != nil {
-		t.Fatalf("rank 0: %v\n%s", err, r0.out)
-	}
-	if err := r1.wait(t, time.Minute); err != nil {
-		t.Fatalf("rank 1: %v\n%s", err, r1.out)
-	}
 	bank := func(name string) []byte {
 		ck, err := checkpoint.Load(filepath.Join(dir, "r0", name))
 		if err != nil {
