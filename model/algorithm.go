@@ -206,3 +206,44 @@ func l2normalize(s *Scope, x *ts.Tensor, dim int64, eps float64, clamp bool) (*t
 	}
 	return s.TrackErr(x.Div(n, false))
 }
+
+// singleViewIndices checks that in holds one view of a batch with a dataset
+// index per sample (what the memory-bank algorithms, NPID and ODC, step on)
+// and returns the indices as int64. dataset names the MMSelfSup dataset the
+// config should use, for the error.
+func singleViewIndices(algo, dataset string, in *StepInput) ([]int64, error) {
+	if len(in.Views) != 1 {
+		return nil, fmt.Errorf("%s: %d views, want 1 (%s)", algo, len(in.Views), dataset)
+	}
+	dims, err := in.Views[0].Size()
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Indices) != int(dims[0]) {
+		return nil, fmt.Errorf("%s: %d dataset indices for a batch of %d", algo, len(in.Indices), dims[0])
+	}
+	idx := make([]int64, len(in.Indices))
+	for i, v := range in.Indices {
+		idx[i] = int64(v)
+	}
+	return idx, nil
+}
+
+// sobelPooledFeatures is pooledFeatures after the Sobel layer when there
+// is one (with_sobel: DeepCluster and its linear benchmarks).
+func sobelPooledFeatures(sb *sobel, b Backbone, x *ts.Tensor) (*ts.Tensor, error) {
+	if sb == nil {
+		return pooledFeatures(b, x)
+	}
+	var out *ts.Tensor
+	err := WithoutGrad(func() error {
+		g, err := sb.forward(x)
+		if err != nil {
+			return err
+		}
+		defer g.MustDrop()
+		out, err = pooledFeatures(b, g)
+		return err
+	})
+	return out, err
+}

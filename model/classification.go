@@ -214,20 +214,7 @@ func (m *Classification) TrainStep(in *StepInput) (*Losses, error) {
 
 // Features is the global-average-pooled last backbone output in eval mode.
 func (m *Classification) Features(x *ts.Tensor) (*ts.Tensor, error) {
-	if m.sobel == nil {
-		return pooledFeatures(m.backbone, x)
-	}
-	var out *ts.Tensor
-	err := WithoutGrad(func() error {
-		g, err := m.sobel.forward(x)
-		if err != nil {
-			return err
-		}
-		defer g.MustDrop()
-		out, err = pooledFeatures(m.backbone, g)
-		return err
-	})
-	return out, err
+	return sobelPooledFeatures(m.sobel, m.backbone, x)
 }
 
 // Logits is forward_test: the head's scores (N×num_classes each) in eval

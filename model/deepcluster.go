@@ -258,18 +258,5 @@ func (m *DeepCluster) ClusterFeatures(x *ts.Tensor) (*ts.Tensor, error) {
 // Features is the global-average-pooled last backbone output (after the
 // Sobel layer) in eval mode, for kNN.
 func (m *DeepCluster) Features(x *ts.Tensor) (*ts.Tensor, error) {
-	if m.sobel == nil {
-		return pooledFeatures(m.backbone, x)
-	}
-	var out *ts.Tensor
-	err := WithoutGrad(func() error {
-		g, err := m.sobel.forward(x)
-		if err != nil {
-			return err
-		}
-		defer g.MustDrop()
-		out, err = pooledFeatures(m.backbone, g)
-		return err
-	})
-	return out, err
+	return sobelPooledFeatures(m.sobel, m.backbone, x)
 }

@@ -139,22 +139,12 @@ func (m *NPID) SetBank(b NPIDBank) { m.bank = b }
 // bank update handed to the bank (MMSelfSup updates inside the forward,
 // before backward; the update only reads the detached features).
 func (m *NPID) TrainStep(in *StepInput) (*Losses, error) {
-	if len(in.Views) != 1 {
-		return nil, fmt.Errorf("NPID: %d views, want 1 (SingleViewDataset)", len(in.Views))
-	}
-	if m.bank == nil {
-		return nil, fmt.Errorf("NPID: no memory bank attached")
-	}
-	dims, err := in.Views[0].Size()
+	idx, err := singleViewIndices("NPID", "SingleViewDataset", in)
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Indices) != int(dims[0]) {
-		return nil, fmt.Errorf("NPID: %d dataset indices for a batch of %d", len(in.Indices), dims[0])
-	}
-	idx := make([]int64, len(in.Indices))
-	for i, v := range in.Indices {
-		idx[i] = int64(v)
+	if m.bank == nil {
+		return nil, fmt.Errorf("NPID: no memory bank attached")
 	}
 	s := NewScope()
 	defer s.Close()

@@ -160,22 +160,12 @@ func (m *ODC) SetBank(b ODCBank) { m.bank = b }
 // pseudo-labels, "acc" and the previous update's "change_ratio" logged,
 // then the features handed to the memory.
 func (m *ODC) TrainStep(in *StepInput) (*Losses, error) {
-	if len(in.Views) != 1 {
-		return nil, fmt.Errorf("ODC: %d views, want 1 (DeepClusterDataset)", len(in.Views))
-	}
-	if m.bank == nil {
-		return nil, fmt.Errorf("ODC: no memory attached")
-	}
-	dims, err := in.Views[0].Size()
+	idx, err := singleViewIndices("ODC", "DeepClusterDataset", in)
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Indices) != int(dims[0]) {
-		return nil, fmt.Errorf("ODC: %d dataset indices for a batch of %d", len(in.Indices), dims[0])
-	}
-	idx := make([]int64, len(in.Indices))
-	for i, v := range in.Indices {
-		idx[i] = int64(v)
+	if m.bank == nil {
+		return nil, fmt.Errorf("ODC: no memory attached")
 	}
 	s := NewScope()
 	defer s.Close()
