@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowssl/flowssl/data"
 	"github.com/flowssl/flowssl/eval"
+	"github.com/flowssl/flowssl/internal/torchx"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -68,7 +69,7 @@ func (e *extractor) Step(b *Batch) error {
 	}
 	v := b.Views[0]
 	return e.o.Pinned.Do(func() error {
-		x, err := ts.NewTensorFromData(v.Data, []int64{int64(v.N), int64(v.C), int64(v.H), int64(v.W)})
+		x, err := torchx.FromFloat32s(v.Data, int64(v.N), int64(v.C), int64(v.H), int64(v.W))
 		if err != nil {
 			return err
 		}
@@ -98,14 +99,15 @@ func (e *extractor) Step(b *Batch) error {
 		if err != nil {
 			return err
 		}
-		vals := c.Float64Values(true)
+		vals, err := torchx.Float32s(c)
+		c.MustDrop()
+		if err != nil {
+			return err
+		}
 		d := int(dims[1])
 		e.dim = d
 		for i, idx := range b.Indices {
-			row := make([]float32, d)
-			for j := range row {
-				row[j] = float32(vals[i*d+j])
-			}
+			row := vals[i*d : (i+1)*d : (i+1)*d]
 			e.rows[idx] = row
 			e.labels[idx] = b.Labels[i]
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/flowssl/flowssl/checkpoint"
+	"github.com/flowssl/flowssl/internal/torchx"
 	"github.com/flowssl/flowssl/model"
 )
 
@@ -216,7 +217,7 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 	}
 	in := &model.StepInput{Indices: b.Indices, Iter: b.GlobalIter, MaxIters: r.state.MaxIters}
 	for i, v := range b.Views {
-		t, err := put(ts.NewTensorFromData(v.Data, []int64{int64(v.N), int64(v.C), int64(v.H), int64(v.W)}))
+		t, err := put(torchx.FromFloat32s(v.Data, int64(v.N), int64(v.C), int64(v.H), int64(v.W)))
 		if err != nil {
 			drop()
 			return nil, nil, fmt.Errorf("view %d: %w", i, err)
@@ -224,7 +225,7 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 		in.Views = append(in.Views, t)
 	}
 	for i, l := range b.ViewLabels {
-		t, err := put(ts.NewTensorFromData(l, []int64{int64(len(l))}))
+		t, err := put(torchx.FromInt64s(l, int64(len(l))))
 		if err != nil {
 			drop()
 			return nil, nil, fmt.Errorf("view labels %d: %w", i, err)
@@ -236,7 +237,7 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 			in.Masks = append(in.Masks, nil)
 			continue
 		}
-		t, err := put(ts.NewTensorFromData(m.Data, []int64{int64(m.N), int64(m.H), int64(m.W)}))
+		t, err := put(torchx.FromUint8s(m.Data, int64(m.N), int64(m.H), int64(m.W)))
 		if err != nil {
 			drop()
 			return nil, nil, fmt.Errorf("masks %d: %w", i, err)
@@ -248,7 +249,7 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 			in.Seconds = append(in.Seconds, nil)
 			continue
 		}
-		t, err := put(ts.NewTensorFromData(v.Data, []int64{int64(v.N), int64(v.C), int64(v.H), int64(v.W)}))
+		t, err := put(torchx.FromFloat32s(v.Data, int64(v.N), int64(v.C), int64(v.H), int64(v.W)))
 		if err != nil {
 			drop()
 			return nil, nil, fmt.Errorf("second images %d: %w", i, err)
@@ -259,7 +260,7 @@ func (r *Runner) inputs(b *Batch) (*model.StepInput, func(), error) {
 	for i, l := range b.Labels {
 		labels[i] = int64(l)
 	}
-	t, err := put(ts.NewTensorFromData(labels, []int64{int64(len(labels))}))
+	t, err := put(torchx.FromInt64s(labels, int64(len(labels))))
 	if err != nil {
 		drop()
 		return nil, nil, err

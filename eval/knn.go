@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/flowssl/flowssl/internal/torchx"
 )
 
 // Features is a row-major N×D matrix of float32 features with a label per row.
@@ -90,8 +92,17 @@ func KNN(train, test Features, ks []int, temperature float64, numClasses int) ([
 		if err != nil {
 			return nil, err
 		}
-		v := vals.Float64Values(true)
-		ix := idx.Int64Values(true)
+		v, err := torchx.Float64s(vals)
+		vals.MustDrop()
+		if err != nil {
+			idx.MustDrop()
+			return nil, err
+		}
+		ix, err := torchx.Int64s(idx)
+		idx.MustDrop()
+		if err != nil {
+			return nil, err
+		}
 		for r := 0; r < n; r++ {
 			label := test.Labels[start+r]
 			for ki, k := range ks {
@@ -124,7 +135,7 @@ func KNN(train, test Features, ks []int, temperature float64, numClasses int) ([
 }
 
 func normalized(f Features) (*ts.Tensor, error) {
-	x, err := ts.NewTensorFromData(f.Data, []int64{int64(f.N), int64(f.D)})
+	x, err := torchx.FromFloat32s(f.Data, int64(f.N), int64(f.D))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/flowssl/flowssl/internal/torchx"
 )
 
 // SimCLR is "A Simple Framework for Contrastive Learning of Visual
@@ -130,11 +132,11 @@ func (m *SimCLR) TrainStep(in *StepInput) (*Losses, error) {
 		return nil, err
 	}
 	posIdx, negIdx := simclrIndices(int(n))
-	pi, err := s.TrackErr(ts.NewTensorFromData(posIdx, []int64{2 * n, 1}))
+	pi, err := s.TrackErr(torchx.FromInt64s(posIdx, 2*n, 1))
 	if err != nil {
 		return nil, err
 	}
-	ni, err := s.TrackErr(ts.NewTensorFromData(negIdx, []int64{2 * n, 2*n - 2}))
+	ni, err := s.TrackErr(torchx.FromInt64s(negIdx, 2*n, 2*n-2))
 	if err != nil {
 		return nil, err
 	}

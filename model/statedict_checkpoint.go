@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/flowssl/flowssl/checkpoint"
+	"github.com/flowssl/flowssl/internal/torchx"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -43,7 +44,7 @@ func ToCheckpointTensor(t *ts.Tensor) (*checkpoint.Tensor, error) {
 	case gotch.Float:
 		v := make([]float32, n)
 		if n > 0 {
-			if err = c.CopyData(v, n); err != nil {
+			if err = torchx.CopyOut(c, v); err != nil {
 				return nil, fmt.Errorf("to checkpoint: %w", err)
 			}
 		}
@@ -51,7 +52,7 @@ func ToCheckpointTensor(t *ts.Tensor) (*checkpoint.Tensor, error) {
 	case gotch.Double:
 		v := make([]float64, n)
 		if n > 0 {
-			if err = c.CopyData(v, n); err != nil {
+			if err = torchx.CopyOut(c, v); err != nil {
 				return nil, fmt.Errorf("to checkpoint: %w", err)
 			}
 		}
@@ -59,7 +60,7 @@ func ToCheckpointTensor(t *ts.Tensor) (*checkpoint.Tensor, error) {
 	default:
 		v := make([]int64, n)
 		if n > 0 {
-			if err = c.CopyData(v, n); err != nil {
+			if err = torchx.CopyOut(c, v); err != nil {
 				return nil, fmt.Errorf("to checkpoint: %w", err)
 			}
 		}

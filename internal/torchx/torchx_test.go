@@ -141,3 +141,81 @@ func TestCopy(t *testing.T) {
 		t.Fatal("shape mismatch accepted")
 	}
 }
+
+// TestCopyOutAndFromUint8s: the memcpy paths give back every element in
+// row-major order, read non-contiguous tensors through a contiguous copy,
+// and refuse a destination whose element size is not the tensor's.
+func TestCopyOutAndFromUint8s(t *testing.T) {
+	lock(t)
+	m, err := FromUint8s([]uint8{0, 1, 255, 7, 8, 9}, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Drop()
+	if m.DType() != gotch.Uint8 {
+		t.Fatalf("dtype %v", m.DType())
+	}
+	got := make([]uint8, 6)
+	if err := CopyOut(m, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []uint8{0, 1, 255, 7, 8, 9} {
+		if got[i] != w {
+			t.Fatalf("uint8 %d: got %d want %d", i, got[i], w)
+		}
+	}
+	x, err := FromFloat32s([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Drop()
+	xt, err := x.Transpose(0, 1, false) // 3×2, not contiguous
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xt.Drop()
+	f := make([]float32, 6)
+	if err := CopyOut(xt, f); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []float32{1, 4, 2, 5, 3, 6} {
+		if f[i] != w {
+			t.Fatalf("transposed %d: got %v want %v (%v)", i, f[i], w, f)
+		}
+	}
+	if err := CopyOut(x, make([]float64, 6)); err == nil {
+		t.Fatal("float64 destination for a float32 tensor accepted")
+	}
+	ids, err := Int64s(xt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids[1] != 4 || len(ids) != 6 {
+		t.Fatalf("Int64s of transposed: %v", ids)
+	}
+}
+
+// BenchmarkBatchToTensor: one 32-image batch of 3×96×96 views into a
+// tensor, by FromFloat32s (one memcpy) and by gotch's NewTensorFromData
+// (per-element reflection), the path the trainer took before.
+func BenchmarkBatchToTensor(b *testing.B) {
+	data := make([]float32, 32*3*96*96)
+	for _, c := range []struct {
+		name string
+		f    func() (*ts.Tensor, error)
+	}{
+		{"FromFloat32s", func() (*ts.Tensor, error) { return FromFloat32s(data, 32, 3, 96, 96) }},
+		{"gotchNewTensorFromData", func() (*ts.Tensor, error) { return ts.NewTensorFromData(data, []int64{32, 3, 96, 96}) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				x, err := c.f()
+				if err != nil {
+					b.Fatal(err)
+				}
+				x.Drop()
+			}
+			b.SetBytes(int64(len(data) * 4))
+		})
+	}
+}
