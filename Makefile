@@ -18,6 +18,8 @@ export MALLOC_ARENA_MAX ?= 2
 # libgomp threads that spin while idle starve whatever shares their cores (other test packages run
 # in parallel, augment workers): see model.RecommendedEnv.
 export OMP_WAIT_POLICY ?= PASSIVE
+# OpenBLAS's pthread pool spins after each small matmul on the cores OpenMP is using (model.RecommendedEnv).
+export OPENBLAS_NUM_THREADS ?= 1
 
 APT_PKGS := libtorch-dev libvips-dev pkg-config g++ python3-torch python3-torchvision python3-numpy dataset-fashion-mnist python3-sklearn
 BENCH_PKGS := mate-backgrounds

@@ -36,4 +36,14 @@ func NumThreads() int { return int(C.at_get_num_threads()) }
 // policy and 99–123 img/s passive (BENCHMARKS.md, "Cores"). libgomp reads
 // the variable once, when it loads, so cmd/flowssl re-executes itself with
 // it set; a value the user exported wins.
-func RecommendedEnv() []string { return []string{"OMP_WAIT_POLICY=PASSIVE"} }
+//
+// OPENBLAS_NUM_THREADS=1: Debian's libtorch sends matrix products (the
+// necks' and heads' linear layers) to OpenBLAS's pthread build, whose own
+// pool of one thread per core spins after every call, again on the cores
+// libtorch's OpenMP team is using for the convolutions. These products are
+// small next to the convolutions, so one BLAS thread loses nothing and the
+// step gains: SimCLR ResNet-18 at 96 px ran at 59–62 img/s instead of
+// 56 end to end (BENCHMARKS.md, "End to end").
+func RecommendedEnv() []string {
+	return []string{"OMP_WAIT_POLICY=PASSIVE", "OPENBLAS_NUM_THREADS=1"}
+}
