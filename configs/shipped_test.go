@@ -255,7 +255,9 @@ func TestCPUConfigs(t *testing.T) {
 		if depth, _ := tree.Lookup(cfg.Tree, "model.backbone.depth"); depth != 18 {
 			t.Errorf("%s: backbone depth %v", n, depth)
 		}
-		if *spec.Runner.MaxEpochs > 10 {
+		// The -short configs are the short-run benchmarks (BENCHMARKS.md), trained for a
+		// kNN result like the 32 px ones rather than as a quick smoke run.
+		if *spec.Runner.MaxEpochs > 10 && !strings.Contains(n, "64px-short") {
 			t.Errorf("%s: %d epochs", n, *spec.Runner.MaxEpochs)
 		}
 		var pipes [][]TransformSpec
