@@ -41,9 +41,9 @@ func meanLastAcc(t *testing.T, log []byte, n int) float64 {
 // Shapes is distributed identically under 90° rotations and places its
 // shapes anywhere) must log a pretext accuracy of chance + 15 points over
 // their last train lines. Tens of minutes on 2 cores: run with `make e2e`.
-// As measured on 2026-11-27 (BENCHMARKS.md) only Barlow Twins and the two
-// pretext tasks pass; the contrastive and BYOL/SimSiam runs end below the
-// floor that a random ResNet-18 sets on Shapes.
+// As measured on 2026-11-27 (BENCHMARKS.md) NPID, MoCo v1, DenseCL, Barlow
+// Twins and the two pretext tasks pass; BYOL and SimSiam end below the floor
+// that a random ResNet-18 sets on Shapes.
 func TestE2EAlgorithmsShortRuns(t *testing.T) {
 	if os.Getenv("FLOWSSL_E2E") == "" {
 		t.Skip("set FLOWSSL_E2E=1 (make e2e): trains for tens of minutes")
