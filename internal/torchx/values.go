@@ -106,12 +106,8 @@ func Float32s(t *ts.Tensor) ([]float32, error) {
 		return nil, err
 	}
 	defer c.Drop()
-	n := c.Numel()
-	out := make([]float32, n)
-	if n == 0 {
-		return out, nil
-	}
-	if err := copyOut(c, unsafe.Pointer(&out[0]), n, 4); err != nil {
+	out := make([]float32, c.Numel())
+	if err := CopyOut(c, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -124,12 +120,8 @@ func Float64s(t *ts.Tensor) ([]float64, error) {
 		return nil, err
 	}
 	defer c.Drop()
-	n := c.Numel()
-	out := make([]float64, n)
-	if n == 0 {
-		return out, nil
-	}
-	if err := copyOut(c, unsafe.Pointer(&out[0]), n, 8); err != nil {
+	out := make([]float64, c.Numel())
+	if err := CopyOut(c, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -142,39 +134,29 @@ func Int64s(t *ts.Tensor) ([]int64, error) {
 		return nil, err
 	}
 	defer c.Drop()
-	n := c.Numel()
-	out := make([]int64, n)
-	if n == 0 {
-		return out, nil
-	}
-	if err := copyOut(c, unsafe.Pointer(&out[0]), n, 8); err != nil {
+	out := make([]int64, c.Numel())
+	if err := CopyOut(c, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// copyOut copies t's first n elements (eltSize bytes each) to p with one
-// memcpy. gotch's CopyData and *Values first walk the destination slice
-// element by element through reflection (ts.DataCheck), which costs more
-// than the copy itself: for a 64-image batch of 96 px views it was 14% of
-// a training step's CPU time.
-func copyOut(t *ts.Tensor, p unsafe.Pointer, n uint, eltSize uint) error {
-	lib.AtCopyData(lib.Ctensor(t.Ctensor()), p, n, eltSize)
-	if err := ts.TorchErr(); err != nil {
-		return fmt.Errorf("torchx: copy data: %w", err)
-	}
-	return nil
-}
-
-// CopyOut copies t's first len(dst) elements into dst with one memcpy.
-// t's dtype must have T's size (float32 for Float, int64 for Int64, ...);
-// libtorch refuses a size mismatch with an error.
+// CopyOut copies t's first len(dst) elements into dst with one memcpy
+// (through a contiguous CPU copy when t is neither). t's dtype must have
+// T's size (float32 for Float, int64 for Int64, ...); libtorch refuses a
+// size mismatch with an error. gotch's CopyData and *Values first walk the
+// destination element by element through reflection (ts.DataCheck), which
+// costs far more than the copy.
 func CopyOut[T uint8 | int32 | int64 | float32 | float64](t *ts.Tensor, dst []T) error {
 	if len(dst) == 0 {
 		return nil
 	}
 	var zero T
-	return copyOut(t, unsafe.Pointer(&dst[0]), uint(len(dst)), uint(unsafe.Sizeof(zero)))
+	lib.AtCopyData(lib.Ctensor(t.Ctensor()), unsafe.Pointer(&dst[0]), uint(len(dst)), uint(unsafe.Sizeof(zero)))
+	if err := ts.TorchErr(); err != nil {
+		return fmt.Errorf("torchx: copy data: %w", err)
+	}
+	return nil
 }
 
 // Copy copies src into dst in place (broadcasting, casting and moving
