@@ -236,9 +236,6 @@ func TestParamsToChannelsLast(t *testing.T) {
 // gradients come back unscaled, an overflow skips the step and halves the
 // scale, growth_interval clean steps double it.
 func TestGradScaler(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer SetGradMode(true)
 	type step struct {
 		inf       bool
 		wantScale float64
@@ -261,6 +258,13 @@ func TestGradScaler(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each subtest runs on its own goroutine: lock here, not in the
+			// parent, or the grad mode the optimizer sets lands on one OS
+			// thread and the next op runs on another (the test failed about
+			// one run in four, log.Fatal from a Must* copy_ included).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			defer SetGradMode(true)
 			vs := nn.NewVarStore(gotch.CPU)
 			w := vs.Root().MustZeros("w", []int64{3})
 			b := vs.Root().MustZeros("b", []int64{1})
