@@ -41,7 +41,7 @@ func meanLastAcc(t *testing.T, log []byte, n int) float64 {
 // Shapes is distributed identically under 90° rotations and places its
 // shapes anywhere) must log a pretext accuracy of chance + 15 points over
 // their last train lines. Tens of minutes on 2 cores: run with `make e2e`.
-// As measured on 2026-11-27 (BENCHMARKS.md) NPID, MoCo v1, DenseCL, Barlow
+// As measured on 2026-11-27 (BENCHMARKS.md) NPID, MoCo v1 and v2, DenseCL, Barlow
 // Twins and the two pretext tasks pass; BYOL and SimSiam end below the floor
 // that a random ResNet-18 sets on Shapes.
 func TestE2EAlgorithmsShortRuns(t *testing.T) {
@@ -59,6 +59,7 @@ func TestE2EAlgorithmsShortRuns(t *testing.T) {
 		{cfg: "selfsup/barlowtwins/barlowtwins_resnet18_shapes-32px_cpu.yaml", knn: k32},
 		{cfg: "selfsup/npid/npid_resnet18_shapes-32px_cpu.yaml", knn: k32},
 		{cfg: "selfsup/mocov1/mocov1_resnet18_shapes-32px_cpu.yaml", knn: k32},
+		{cfg: "selfsup/mocov2/mocov2_resnet18_shapes-32px_cpu.yaml", knn: k32},
 		{cfg: "selfsup/densecl/densecl_resnet18_shapes-64px-short_cpu.yaml", knn: k64},
 		{cfg: "selfsup/relative_loc/relative-loc_resnet18_fashion-mnist-28px_cpu.yaml", chance: 100.0 / 8},
 		{cfg: "selfsup/rotation_pred/rotation-pred_resnet18_fashion-mnist-28px_cpu.yaml", chance: 100.0 / 4}, // Shapes is rotation-invariant

@@ -35,8 +35,9 @@ func TestE2EShapesKNN(t *testing.T) {
 	bin := buildCLI(t)
 	for _, cfg := range []string{
 		"selfsup/simclr/simclr_resnet18_shapes-32px_cpu.yaml",
-		// MoCo v2 is not here yet: at 32 px for 36 epochs (lr 0.06, m 0.99,
-		// queue 1024) it reached 13.5% against the 9.8% floor (BENCHMARKS.md).
+		// MoCo v2 is in TestE2EAlgorithmsShortRuns, which asks only for
+		// trained > floor: its 32 px run clears the 16.0% floor by 2.3
+		// points, not 5 (BENCHMARKS.md).
 	} {
 		t.Run(filepath.Base(cfg), func(t *testing.T) {
 			wd := t.TempDir()
