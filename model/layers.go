@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -223,6 +224,8 @@ func freezeTensors(xs ...*ts.Tensor) {
 
 // noGradDo runs f with autograd off on this thread, restoring the mode.
 func noGradDo(f func()) {
+	runtime.LockOSThread() // grad mode is per OS thread; see torchx.WithoutGrad
+	defer runtime.UnlockOSThread()
 	prev := gradModeSet(false)
 	defer gradModeSet(prev)
 	f()

@@ -13,6 +13,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 
 	_ "github.com/sugarme/gotch/libtch" // links the C symbols declared above
 	"github.com/sugarme/gotch/ts"
@@ -42,6 +43,12 @@ func SetGradMode(on bool) (bool, error) {
 // WithoutGrad runs fn with grad mode off on this OS thread and restores the
 // previous mode afterwards, also when fn fails or panics.
 func WithoutGrad(fn func() error) (err error) {
+	// Grad mode is per OS thread: keep the goroutine on this one until the
+	// mode is restored, whether or not the caller pinned it (locks nest).
+	// Unpinned, fn's ops could run on another thread with grad on, where
+	// an in-place update of a parameter fails (seen in the model tests).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	prev, err := SetGradMode(false)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -217,5 +218,44 @@ func BenchmarkBatchToTensor(b *testing.B) {
 			}
 			b.SetBytes(int64(len(data) * 4))
 		})
+	}
+}
+
+// TestWithoutGradHoldsItsThread: called from a goroutine that did not pin
+// itself, WithoutGrad still keeps grad mode off for every op of fn, while
+// other goroutines churn the scheduler so an unpinned one would move to a
+// thread whose grad mode is on (the default).
+func TestWithoutGradHoldsItsThread(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	done := make(chan int)
+	go func() { // deliberately not locked
+		bad := 0
+		_ = WithoutGrad(func() error {
+			for i := 0; i < 2000; i++ {
+				runtime.Gosched()
+				time.Sleep(time.Microsecond)
+				if prev, _ := SetGradMode(false); prev {
+					bad++
+				}
+			}
+			return nil
+		})
+		done <- bad
+	}()
+	if bad := <-done; bad > 0 {
+		t.Fatalf("grad mode was on at %d of 2000 points inside WithoutGrad", bad)
 	}
 }
