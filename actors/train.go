@@ -330,7 +330,8 @@ func Train(ctx context.Context, cfg *configs.Config, s Setup) (*Result, error) {
 		return nil, err
 	}
 	log.Info().Str("model", r.Algorithm.Type()).Int("samples", src.Len()).Int("batch", sampler.BatchSize).
-		Int("iters_per_epoch", ipe).Int("workers", workers).Int("threads", model.NumThreads()).Msg("start")
+		Int("iters_per_epoch", ipe).Int("workers", workers).Int("threads", model.NumThreads()).
+		Bool("channels_last", s.ChannelsLast).Msg("start")
 	t0 := time.Now()
 	err = Run(ctx, Options{
 		Source: src, Augmenter: aug, Stepper: r, Sampler: sampler, Workers: workers, Prefetch: prefetch,

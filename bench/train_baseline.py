@@ -8,6 +8,7 @@ over the steps after --warmup.
 
 usage: /usr/bin/python3 bench/train_baseline.py --algo simclr|mocov2 --data DIR
        [--size 96|224] [--batch 32] [--workers 2] [--threads 1] [--iters 20] [--warmup 3]
+       [--channels-last]   (model and batches in torch.channels_last, as flowssl lays them on CPU)
 """
 import argparse
 import copy
@@ -52,8 +53,11 @@ class MoCoV2Neck(nn.Module):
         return self.mlp(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+FORMAT = torch.contiguous_format
+
+
 def simclr(size):
-    enc = nn.Sequential(ResNet(18, out_indices=(4,)), NonLinearNeck(512, 2048, 128))
+    enc = nn.Sequential(ResNet(18, out_indices=(4,)), NonLinearNeck(512, 2048, 128)).to(memory_format=FORMAT)
     opt = torch.optim.SGD(enc.parameters(), lr=0.3, momentum=0.9, weight_decay=1e-6)
 
     def step(v1, v2):
@@ -73,7 +77,7 @@ def simclr(size):
 
 
 def mocov2(size):
-    q = nn.Sequential(ResNet(18, out_indices=(4,)), MoCoV2Neck(512, 512, 128))
+    q = nn.Sequential(ResNet(18, out_indices=(4,)), MoCoV2Neck(512, 512, 128)).to(memory_format=FORMAT)
     k = copy.deepcopy(q)
     for p in k.parameters():
         p.requires_grad = False
@@ -113,7 +117,11 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--iters', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--channels-last', action='store_true')
     a = ap.parse_args()
+    global FORMAT
+    if a.channels_last:
+        FORMAT = torch.channels_last
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     ds = Views(a.data, a.algo)
@@ -124,7 +132,7 @@ def main():
     done, t0, n = 0, None, 0
     while done < a.warmup + a.iters:
         for v1, v2 in dl:
-            step(v1, v2)
+            step(v1.contiguous(memory_format=FORMAT), v2.contiguous(memory_format=FORMAT))
             done += 1
             if done == a.warmup:
                 t0 = time.perf_counter()

@@ -28,7 +28,7 @@ n=$(find "$DATA" -type f | wc -l)
 epochs=$(( (ITERS * 32 + n - 1) / n ))
 echo "date: $(date -u +%F)  cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc --all)  torch: $(/usr/bin/python3 -c 'import torch;print(torch.__version__)')"
 echo "data: $DATA ($n JPEGs)  batch 32  workers $WORKERS  threads $THREADS  iters $ITERS"
-printf '%-7s %5s %12s %12s %7s %14s %7s  %s\n' algo size flowssl_img_s torch_img_s ratio torch_flowenv ratio bottleneck
+printf '%-7s %5s %12s %12s %7s %14s %7s  %s\n' algo size flowssl_img_s torch_img_s ratio torch_flowset ratio bottleneck
 for algo in $ALGOS; do
   case $algo in
     simclr) cfg=configs/selfsup/simclr/simclr_resnet50_8xb32-coslr-200e_in1k.yaml; neck="model.neck.in_channels=512" ;;
@@ -58,13 +58,14 @@ rows = rows[1:] or rows
 print(f"{sum(r['img_s'] for r in rows) / len(rows):.1f}", (rows[-1].get('bottleneck') or '-').replace(' ', '_'))
 PY
 )
-    # The baseline as a PyTorch user runs it (libgomp's and OpenBLAS's defaults), and with the
-    # environment flowssl sets for itself (model.RecommendedEnv: OMP_WAIT_POLICY=PASSIVE,
-    # OPENBLAS_NUM_THREADS=1), so the environment's share of the ratio is visible.
-    base() { env "$@" /usr/bin/python3 bench/train_baseline.py --algo "$algo" --data "$DATA" --size "$size" --workers "$WORKERS" \
-      --threads "$THREADS" --iters $((ITERS - LOG)) --warmup "$LOG" | sed -n 's/^img_s=\([0-9.]*\).*/\1/p'; }
-    theirs=$(base -u OMP_WAIT_POLICY -u OPENBLAS_NUM_THREADS)
-    passive=$(base OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1)
+    # The baseline as a PyTorch user runs it (libgomp's and OpenBLAS's defaults, NCHW), and with
+    # the settings flowssl chooses for itself on the CPU (model.RecommendedEnv: OMP_WAIT_POLICY=PASSIVE,
+    # OPENBLAS_NUM_THREADS=1; model and batches channels-last), so the settings' share of the ratio
+    # is visible.
+    base() { local flag=$1; shift; env "$@" /usr/bin/python3 bench/train_baseline.py --algo "$algo" --data "$DATA" --size "$size" --workers "$WORKERS" \
+      --threads "$THREADS" --iters $((ITERS - LOG)) --warmup "$LOG" $flag | sed -n 's/^img_s=\([0-9.]*\).*/\1/p'; }
+    theirs=$(base "" -u OMP_WAIT_POLICY -u OPENBLAS_NUM_THREADS)
+    passive=$(base --channels-last OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1)
     printf '%-7s %5s %12s %12s %7s %14s %7s  %s\n' "$algo" "$size" "$ours" "$theirs" "$(python3 -c "print(f'{$ours/$theirs:.2f}x')")" \
       "$passive" "$(python3 -c "print(f'{$ours/$passive:.2f}x')")" "$bott"
     rm -rf "$wd"

@@ -83,6 +83,9 @@ type runPayload struct {
 	Seed          int64  `json:"seed"`
 	Deterministic bool   `json:"deterministic"`
 	OnBadImage    string `json:"on_bad_image"`
+	// ChannelsLast is rank 0's --channels-last when given; otherwise each
+	// node takes its own device's default.
+	ChannelsLast *bool `json:"channels_last,omitempty"`
 }
 
 // distRun is a started multi-node membership (or none).
@@ -106,7 +109,8 @@ func (d *distFlags) setup(ctx context.Context, config string, cfg *configs.Confi
 			return nil, nil, err
 		}
 		payload, err := json.Marshal(runPayload{Name: strings.TrimSuffix(filepath.Base(config), filepath.Ext(config)),
-			Config: string(text), Seed: f.seed, Deterministic: f.deterministic, OnBadImage: f.onBad})
+			Config: string(text), Seed: f.seed, Deterministic: f.deterministic, OnBadImage: f.onBad,
+			ChannelsLast: f.channelsLastGiven()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -214,6 +218,9 @@ func nodeCmd() *cobra.Command {
 				return (&distRun{node: n}).close(err)
 			}
 			f.seed, f.deterministic, f.onBad = p.Seed, p.Deterministic, p.OnBadImage
+			if p.ChannelsLast != nil {
+				f.channelsLast, f.channelsLastSet = *p.ChannelsLast, true
+			}
 			d.started = n
 			f.dist = &d
 			return runTrain(cmd, path, f)
