@@ -60,7 +60,7 @@ bench: setup-bench deps build
 	./scripts/bench.sh
 
 e2e: setup deps build
-	FLOWSSL_E2E=1 $(GO) test -timeout 150m -run E2E ./...
+	FLOWSSL_E2E=1 $(GO) test -timeout 240m -run E2E ./...
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
