@@ -39,6 +39,12 @@ class Views(torch.utils.data.Dataset):
         return self.tf(im), self.tf(im)
 
 
+def load_shapes(path, s):
+    """The images (N×s×s×3 uint8) and labels of a bench/shapesdump file."""
+    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, s * s * 3 + 1)
+    return raw[:, :-1].reshape(-1, s, s, 3), torch.tensor(raw[:, -1].astype(np.int64))
+
+
 def backbone():
     m = torchvision.models.resnet18()
     m.fc = nn.Identity()
@@ -72,8 +78,7 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     s = a.size
-    raw = np.fromfile(a.data, dtype=np.uint8).reshape(-1, s * s * 3 + 1)
-    imgs, labels = raw[:, :-1].reshape(-1, s, s, 3), torch.tensor(raw[:, -1].astype(np.int64))
+    imgs, labels = load_shapes(a.data, s)
     tf = T.Compose([T.RandomResizedCrop(s, scale=(a.scale, 1.0)), T.RandomGrayscale(0.2),
                     T.ColorJitter(0.8, 0.8, 0.8, 0.2), T.RandomHorizontalFlip(), T.ToTensor(), NORM])
     q = nn.Sequential(backbone(), nn.Linear(512, 128))

@@ -21,7 +21,6 @@ import copy
 import math
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -29,7 +28,7 @@ import torchvision.transforms as T
 
 import torchvision
 
-from shapes_ref import NORM, Views, knn
+from shapes_ref import NORM, Views, knn, load_shapes
 
 
 def backbone(zero_init=False):
@@ -77,8 +76,7 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     s = a.size
-    raw = np.fromfile(a.data, dtype=np.uint8).reshape(-1, s * s * 3 + 1)
-    imgs, labels = raw[:, :-1].reshape(-1, s, s, 3), torch.tensor(raw[:, -1].astype(np.int64))
+    imgs, labels = load_shapes(a.data, s)
     j = a.jitter
     aug = [T.RandomResizedCrop(s, scale=(a.scale, 1.0)), T.RandomHorizontalFlip(),
            T.RandomApply([T.ColorJitter(j, j, j, j / 4)], p=a.jitter_p), T.RandomGrayscale(0.2)]
